@@ -1,0 +1,45 @@
+"""The Backend protocol: one async stream of Events per Request."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from openmini.types import Event, Request
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    chat: bool = True
+    completions: bool = True
+    logprobs: bool = True
+    max_n: int = 16
+    context_length: int = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class BackendStats:
+    """A snapshot for /metrics and /health."""
+
+    queue_depth: int = 0
+    running: int = 0
+    batch_size: int = 0
+    cache_hit_tokens: int = 0
+    cache_lookup_tokens: int = 0
+    tokens_generated: int = 0
+
+
+class Backend(Protocol):
+    """Serves one or more model ids. `generate` must stop work promptly when the iterator is
+    closed (client gone): closing it cancels the request."""
+
+    capabilities: Capabilities
+
+    def model_ids(self) -> list[str]: ...
+
+    def generate(self, request: Request) -> AsyncIterator[Event]: ...
+
+    def stats(self) -> BackendStats: ...
+
+    async def close(self) -> None: ...

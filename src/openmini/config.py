@@ -1,0 +1,75 @@
+"""Frozen configuration. Precedence: defaults < TOML file < OPENMINI_* env < CLI flags."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    model: str = "default"  # alias from the catalogue, or a path to a .gguf file
+    threads: int = 0  # 0 = number of physical cores (os.cpu_count())
+    parallel: int = 8  # concurrent sequences decoded together
+    ctx_size: int = 4096  # context length per sequence (prompt + completion)
+    batch_size: int = 512  # tokens per decode step (prompt chunks + running sequences)
+    prefix_cache_tokens: int = 8192  # KV cells kept for cached prefixes beyond running ones
+    max_queue: int = 64  # requests waiting for a sequence; past it, 429
+
+    def resolved_threads(self) -> int:
+        return self.threads or max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_key: str | None = None
+    model_cache_dir: str | None = None  # where assembled models are kept
+    engine: EngineConfig = field(default_factory=EngineConfig)
+
+
+_ENGINE_KEYS = {f.name for f in fields(EngineConfig)}
+_SERVER_KEYS = {f.name for f in fields(ServerConfig)} - {"engine"}
+
+
+def _coerce(template: Any, value: str) -> Any:
+    if isinstance(template, bool):
+        return value.lower() in {"1", "true", "yes", "on"}
+    if isinstance(template, int):
+        return int(value)
+    return value
+
+
+def load_config(
+    path: str | Path | None = None,
+    env: dict[str, str] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> ServerConfig:
+    """Build a config from defaults, an optional TOML file, OPENMINI_* variables, then overrides.
+
+    `overrides` holds CLI flags; a value of None means "not given" and is skipped.
+    """
+    values: dict[str, Any] = {}
+    if path is not None:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+        values.update({k: v for k, v in data.items() if k != "engine"})
+        values.update(data.get("engine", {}))
+    environ = os.environ if env is None else env
+    base_server, base_engine = ServerConfig(), EngineConfig()
+    for key in _ENGINE_KEYS | _SERVER_KEYS:
+        raw = environ.get(f"OPENMINI_{key.upper()}")
+        if raw is not None:
+            template = getattr(base_engine if key in _ENGINE_KEYS else base_server, key)
+            values[key] = _coerce(template, raw)
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    unknown = set(values) - _ENGINE_KEYS - _SERVER_KEYS
+    if unknown:
+        raise ValueError(f"unknown configuration keys: {', '.join(sorted(unknown))}")
+    engine = replace(base_engine, **{k: v for k, v in values.items() if k in _ENGINE_KEYS})
+    server = {k: v for k, v in values.items() if k in _SERVER_KEYS}
+    return replace(base_server, engine=engine, **server)

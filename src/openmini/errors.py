@@ -1,0 +1,91 @@
+"""One exception tree. Each error knows its HTTP status, OpenAI error type and retryability."""
+
+from __future__ import annotations
+
+
+class OpenMiniError(Exception):
+    """Base of every error openmini raises on purpose."""
+
+    status: int = 500
+    type: str = "server_error"
+    retryable: bool = False
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code
+
+    def envelope(self) -> dict[str, object]:
+        """The OpenAI error envelope."""
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
+
+class InvalidRequest(OpenMiniError):
+    status = 400
+    type = "invalid_request_error"
+
+
+class UnsupportedParameter(InvalidRequest):
+    """A parameter we know of but do not honour, or one we do not know at all."""
+
+    def __init__(self, param: str, reason: str = "is not supported"):
+        super().__init__(f"Unsupported parameter: '{param}' {reason}.", param=param,
+                         code="unsupported_parameter")
+
+
+class ContextLengthExceeded(InvalidRequest):
+    def __init__(self, message: str, param: str = "messages"):
+        super().__init__(message, param=param, code="context_length_exceeded")
+
+
+class AuthenticationError(OpenMiniError):
+    status = 401
+    type = "authentication_error"
+
+
+class ModelNotFound(OpenMiniError):
+    status = 404
+    type = "invalid_request_error"
+
+    def __init__(self, model: str):
+        super().__init__(f"The model '{model}' does not exist.", param="model",
+                         code="model_not_found")
+
+
+class Overloaded(OpenMiniError):
+    """The request queue is full; the client should retry after `retry_after` seconds."""
+
+    status = 429
+    type = "rate_limit_error"
+    retryable = True
+
+    def __init__(self, message: str, retry_after: float = 1.0):
+        super().__init__(message, code="queue_full")
+        self.retry_after = retry_after
+
+
+class DeadlineExceeded(OpenMiniError):
+    status = 408
+    type = "timeout_error"
+    retryable = True
+
+
+class ModelAssemblyError(OpenMiniError):
+    """A model file could not be assembled or failed its checksum."""
+
+    status = 500
+    type = "server_error"
+
+
+class EngineError(OpenMiniError):
+    status = 500
+    type = "server_error"
+    retryable = True

@@ -1,0 +1,80 @@
+"""The one request path: Request -> stages -> backend -> stream processors -> Events.
+
+Every entry point (HTTP, CLI, Python API, batch) calls `Pipeline.run`. A non-streaming
+response is `collect()` over the same stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from openmini.backends.base import Backend
+from openmini.errors import ModelNotFound
+from openmini.types import (
+    ChoiceFinished,
+    Done,
+    Event,
+    Failed,
+    FinishReason,
+    Request,
+    TextDelta,
+    TokenLogprob,
+    Usage,
+)
+
+
+class Pipeline:
+    def __init__(self, backend: Backend):
+        self.backend = backend
+
+    def resolve_model(self, model: str) -> None:
+        if model not in self.backend.model_ids():
+            raise ModelNotFound(model)
+
+    async def run(self, request: Request) -> AsyncIterator[Event]:
+        """Yield the request's events. Closing this iterator cancels the request."""
+        self.resolve_model(request.model)
+        stream = self.backend.generate(request)
+        try:
+            async for event in stream:
+                yield event
+        finally:
+            await stream.aclose()  # type: ignore[attr-defined]
+
+
+@dataclass(slots=True)
+class Choice:
+    index: int
+    text: str = ""
+    token_ids: list[int] = field(default_factory=list)
+    logprobs: list[TokenLogprob] | None = None
+    finish_reason: FinishReason | None = None
+    stop_reason: str | int | None = None
+
+
+@dataclass(slots=True)
+class Completion:
+    choices: list[Choice]
+    usage: Usage
+
+
+async def collect(events: AsyncIterator[Event], n: int = 1) -> Completion:
+    """Fold a stream into one Completion; a Failed event re-raises its error."""
+    choices = [Choice(index=i) for i in range(n)]
+    usage = Usage()
+    async for event in events:
+        if isinstance(event, TextDelta):
+            choice = choices[event.index]
+            choice.text += event.text
+            choice.token_ids.extend(event.token_ids)
+            if event.logprobs is not None:
+                choice.logprobs = (choice.logprobs or []) + list(event.logprobs)
+        elif isinstance(event, ChoiceFinished):
+            choices[event.index].finish_reason = event.finish_reason
+            choices[event.index].stop_reason = event.stop_reason
+        elif isinstance(event, Done):
+            usage = event.usage
+        elif isinstance(event, Failed):
+            raise event.error
+    return Completion(choices=choices, usage=usage)
