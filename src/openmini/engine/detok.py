@@ -1,0 +1,58 @@
+"""UTF-8-safe incremental detokenisation and stop strings held back until they cannot match."""
+
+from __future__ import annotations
+
+import codecs
+
+
+class IncrementalText:
+    """Turns token byte pieces into text, never splitting a multi-byte character."""
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def push(self, piece: bytes) -> str:
+        return self._decoder.decode(piece)
+
+    def flush(self) -> str:
+        return self._decoder.decode(b"", final=True)
+
+
+class StopMatcher:
+    """Finds stop strings across token boundaries. Text that could still be the start of a stop
+    string is held back; a matched stop string is never emitted."""
+
+    def __init__(self, stops: tuple[str, ...]):
+        self.stops = tuple(s for s in stops if s)
+        self._held = ""
+
+    def push(self, text: str) -> tuple[str, str | None]:
+        """Returns (text safe to emit, matched stop string or None)."""
+        if not self.stops:
+            return text, None
+        buf = self._held + text
+        best: tuple[int, str] | None = None
+        for stop in self.stops:
+            idx = buf.find(stop)
+            if idx >= 0 and (best is None or idx < best[0]):
+                best = (idx, stop)
+        if best is not None:
+            self._held = ""
+            return buf[: best[0]], best[1]
+        hold = self._hold_length(buf)
+        self._held = buf[len(buf) - hold:] if hold else ""
+        return buf[: len(buf) - hold], None
+
+    def _hold_length(self, buf: str) -> int:
+        longest = 0
+        for stop in self.stops:
+            for k in range(min(len(stop) - 1, len(buf)), longest, -1):
+                if buf.endswith(stop[:k]):
+                    longest = k
+                    break
+        return longest
+
+    def flush(self) -> str:
+        """At the end of a sequence, held text is released (it never became a stop)."""
+        held, self._held = self._held, ""
+        return held

@@ -1,0 +1,211 @@
+"""The engine: one thread owns the llama context and runs the continuous-batching step loop.
+
+step(): admit waiting requests -> one batch holding one token per decoding sequence plus prompt
+chunks -> one llama_decode -> sample every sequence that has logits -> emit events.
+The async edge talks to it through a command queue and per-request sinks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import llama_cpp as ll
+
+from openmini.engine.batch import Batch
+from openmini.engine.detok import StopMatcher
+from openmini.engine.emit import Emitter
+from openmini.engine.model import LlamaModel
+from openmini.engine.prefix_cache import PrefixCache
+from openmini.engine.sampling import Sampler
+from openmini.engine.scheduler import Scheduler, SlotPool
+from openmini.engine.sequence import EngineRequest, Seq
+from openmini.errors import DeadlineExceeded, EngineError, Overloaded
+from openmini.types import Done, Event, Failed
+
+log = logging.getLogger("openmini.engine")
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    parallel: int = 8
+    batch_size: int = 512
+    prefill_chunk_when_busy: int = 256  # prompt tokens per step while other streams decode
+    max_queue: int = 64
+    prefix_cache_tokens: int = 8192
+    prefix_cache_entries: int = 32
+
+
+@dataclass(slots=True)
+class EngineStats:
+    queue_depth: int = 0
+    running: int = 0
+    last_batch_tokens: int = 0
+    last_batch_seqs: int = 0
+    tokens_generated: int = 0
+    steps: int = 0
+
+
+class Engine:
+    def __init__(self, model: LlamaModel, settings: EngineSettings):
+        self.model = model
+        self.settings = settings
+        self.cache = PrefixCache(settings.prefix_cache_tokens, settings.prefix_cache_entries)
+        pool = SlotPool(model.settings.n_seq_max, self.cache, lambda s: model.seq_rm(s))
+        self.scheduler = Scheduler(settings.parallel, pool,
+                                   lambda src, dst, n: model.seq_cp(src, dst, 0, n))
+        self.emitter = Emitter(model, self.scheduler)
+        self.batch = Batch(settings.batch_size)
+        self.stats = EngineStats()
+        self._commands: queue.SimpleQueue[EngineRequest | None] = queue.SimpleQueue()
+        self._pending = 0
+        self._pending_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="openmini-engine", daemon=True)
+        self._stopping = False
+        self._thread.start()
+
+    # --- async edge ------------------------------------------------------------------------
+
+    def submit(self, req: EngineRequest) -> None:
+        with self._pending_lock:
+            if self._pending >= self.settings.max_queue:
+                raise Overloaded(f"The server is at capacity ({self._pending} requests waiting)."
+                                 " Retry shortly.", retry_after=1.0)
+            self._pending += 1
+        self._commands.put(req)
+
+    def cancel(self, req: EngineRequest) -> None:
+        req.cancelled = True
+        self._commands.put(None)  # wake the loop
+
+    async def generate(self, req_fields: dict[str, object]) -> AsyncIterator[Event]:
+        """Submit a request and yield its events; closing the iterator cancels it."""
+        loop = asyncio.get_running_loop()
+        inbox: asyncio.Queue[list[Event]] = asyncio.Queue()
+        req = EngineRequest(sink=lambda evs: loop.call_soon_threadsafe(inbox.put_nowait, evs),
+                            **req_fields)  # type: ignore[arg-type]
+        self.submit(req)
+        try:
+            while True:
+                for event in await inbox.get():
+                    yield event
+                    if isinstance(event, Done | Failed):
+                        return
+        finally:
+            if not req.done:
+                self.cancel(req)
+
+    def close(self) -> None:
+        self._stopping = True
+        self._commands.put(None)
+        self._thread.join(timeout=30)
+        self.batch.close()
+
+    # --- engine thread ---------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stopping:
+            try:
+                self._step()
+            except Exception as exc:  # never let the loop die: fail what is running
+                log.exception("engine step failed")
+                self._fail_running(EngineError(f"engine failure: {exc}"))
+
+    def _drain(self, block: bool) -> None:
+        try:
+            item = self._commands.get(block=block)
+            while True:
+                if item is not None:
+                    self.scheduler.enqueue(item)
+                item = self._commands.get_nowait()
+        except queue.Empty:
+            pass
+
+    def _step(self) -> None:
+        sched = self.scheduler
+        self._drain(block=not sched.running and not sched.waiting)
+        self._reap()
+        admitted = sched.admit(self._make_seq)
+        self._unpend(len(admitted))
+        self.stats.queue_depth, self.stats.running = len(sched.waiting), len(sched.running)
+        if not sched.running:
+            if sched.waiting:
+                time.sleep(0.001)
+            return
+        self._fill_batch()
+        self._decode()
+        self.emitter.sample_all(self.stats)
+        self.stats.steps += 1
+
+    def _reap(self) -> None:
+        sched = self.scheduler
+        for req in sched.drop_cancelled():
+            self._unpend(1)
+            req.done = True
+        for req in sched.expired():
+            self._unpend(1)
+            req.done = True
+            req.sink([Failed(DeadlineExceeded("The request's deadline passed before it "
+                                              "could start.", param="deadline"))])
+        for seq in [s for s in sched.running if s.req.cancelled]:
+            self.emitter.finish(seq, "cancelled", None, [])
+
+    def _make_seq(self, req: EngineRequest, index: int, seq_id: int) -> Seq:
+        seed = None if req.params.seed is None else req.params.seed + index
+        procs = req.processors(index) if req.processors else ()
+        sampler = Sampler(req.params, self.model.n_vocab, req.prompt, procs, seed)
+        return Seq(req=req, index=index, seq_id=seq_id, tokens=list(req.prompt),
+                   sampler=sampler, stops=StopMatcher(req.params.stop))
+
+    def _fill_batch(self) -> None:
+        batch, sched = self.batch, self.scheduler
+        batch.clear()
+        decoding = [s for s in sched.running if not s.waiting_fork and not s.prefilling]
+        prefilling = [s for s in sched.running if not s.waiting_fork and s.prefilling]
+        for seq in decoding:
+            seq.batch_index = batch.add(seq.pending(), seq.n_past, seq.seq_id, True)
+        budget = batch.free
+        if decoding:
+            budget = min(budget, self.settings.prefill_chunk_when_busy)
+        for seq in prefilling:
+            seq.batch_index = -1
+            if budget <= 0:
+                continue
+            chunk = seq.pending()[:budget]
+            done = len(chunk) == len(seq.pending())
+            idx = batch.add(chunk, seq.n_past, seq.seq_id, done)
+            seq.batch_index = idx if done else -1
+            seq.n_past += len(chunk)
+            budget -= len(chunk)
+        for seq in decoding:
+            seq.n_past += 1
+        self.stats.last_batch_tokens = batch.n
+        self.stats.last_batch_seqs = len(decoding) + len(prefilling)
+
+    def _decode(self) -> None:
+        rc = ll.llama_decode(self.model.ctx, self.batch.submit())
+        while rc == 1 and self.cache.entries:  # no KV slot: give back cached prefixes
+            victim = self.cache.evict_lru()
+            if victim is not None:
+                self.scheduler.pool.release(victim)
+            rc = ll.llama_decode(self.model.ctx, self.batch.submit())
+        if rc != 0:
+            raise EngineError(f"llama_decode failed with code {rc}")
+
+    def _fail_running(self, error: Exception) -> None:
+        for seq in list(self.scheduler.running):
+            if not seq.req.done:
+                seq.req.done = True
+                seq.req.sink([Failed(error)])
+            self.scheduler.retire(seq, keep=False)
+
+    def _unpend(self, k: int) -> None:
+        if k:
+            with self._pending_lock:
+                self._pending -= k
+

@@ -1,0 +1,165 @@
+"""The loaded GGUF model: llama.cpp model + context, vocabulary, tokenizer, chat template.
+
+Only the engine thread calls into the context; tokenisation is safe from any thread.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import llama_cpp as ll
+import numpy as np
+
+from openmini.errors import ModelNotFound
+
+_backend_lock = threading.Lock()
+_backend_ready = False
+
+
+def _init_backend() -> None:
+    global _backend_ready
+    with _backend_lock:
+        if not _backend_ready:
+            ll.llama_backend_init()
+            _silence_llama_logs()
+            _backend_ready = True
+
+
+@ll.llama_log_callback
+def _quiet_log(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+    if level == 2:  # GGML_LOG_LEVEL_ERROR
+        import sys
+
+        sys.stderr.write(text.decode("utf-8", "replace"))
+
+
+def _silence_llama_logs() -> None:
+    ll.llama_log_set(_quiet_log, ctypes.c_void_p(0))
+
+
+@dataclass(frozen=True, slots=True)
+class ContextSettings:
+    n_ctx: int  # total KV cells, shared by all sequences (unified KV cache)
+    n_batch: int
+    n_seq_max: int
+    threads: int
+
+
+class LlamaModel:
+    """Owns a llama_model and one llama_context with a unified KV cache."""
+
+    def __init__(self, path: str | Path, settings: ContextSettings):
+        path = Path(path)
+        if not path.is_file():
+            raise ModelNotFound(str(path))
+        _init_backend()
+        mparams = ll.llama_model_default_params()
+        self.model = ll.llama_model_load_from_file(str(path).encode(), mparams)
+        if not self.model:
+            raise ModelNotFound(str(path))
+        self.path = path
+        self.settings = settings
+        self.vocab = ll.llama_model_get_vocab(self.model)
+        self.n_vocab = ll.llama_vocab_n_tokens(self.vocab)
+        self.n_ctx_train = ll.llama_model_n_ctx_train(self.model)
+        self.ctx = self._new_context(settings)
+        self.memory = ll.llama_get_memory(self.ctx)
+        self._pieces: dict[int, bytes] = {}
+        self._buf = ctypes.create_string_buffer(256)
+        self.eog_ids = frozenset(
+            t for t in range(self.n_vocab) if ll.llama_vocab_is_eog(self.vocab, t)
+        )
+
+    def _new_context(self, s: ContextSettings) -> ll.llama_context_p:
+        cparams = ll.llama_context_default_params()
+        cparams.n_ctx = s.n_ctx
+        cparams.n_batch = s.n_batch
+        cparams.n_ubatch = s.n_batch
+        cparams.n_seq_max = s.n_seq_max
+        cparams.n_threads = s.threads
+        cparams.n_threads_batch = s.threads
+        cparams.kv_unified = True  # sequences share prefix cells: prefix cache and n>1 forks
+        cparams.no_perf = True
+        ctx = ll.llama_init_from_model(self.model, cparams)
+        if not ctx:
+            raise RuntimeError(f"llama.cpp could not create a context ({s})")
+        return ctx
+
+    # --- text <-> tokens -------------------------------------------------------------------
+
+    def tokenize(self, text: str, *, add_special: bool = False, parse_special: bool = True
+                 ) -> list[int]:
+        data = text.encode("utf-8")
+        cap = len(data) + 8
+        arr = (ll.llama_token * cap)()
+        n = ll.llama_tokenize(self.vocab, data, len(data), arr, cap, add_special, parse_special)
+        if n < 0:
+            cap = -n
+            arr = (ll.llama_token * cap)()
+            n = ll.llama_tokenize(self.vocab, data, len(data), arr, cap, add_special,
+                                  parse_special)
+        return list(arr[:n])
+
+    def piece(self, token: int) -> bytes:
+        """The bytes a token adds to the output (control tokens add nothing)."""
+        cached = self._pieces.get(token)
+        if cached is None:
+            n = ll.llama_token_to_piece(self.vocab, token, self._buf, len(self._buf), 0, False)
+            cached = self._buf.raw[:n] if n > 0 else b""
+            self._pieces[token] = cached
+        return cached
+
+    def detokenize(self, tokens: list[int]) -> str:
+        return b"".join(self.piece(t) for t in tokens).decode("utf-8", "replace")
+
+    def token_text(self, token: int) -> str:
+        raw = ll.llama_vocab_get_text(self.vocab, token)
+        return raw.decode("utf-8", "replace") if raw else ""
+
+    # --- metadata --------------------------------------------------------------------------
+
+    def chat_template(self) -> str | None:
+        raw = ll.llama_model_chat_template(self.model, None)
+        return raw.decode("utf-8") if raw else None
+
+    def meta(self, key: str) -> str | None:
+        buf = ctypes.create_string_buffer(4096)
+        n = ll.llama_model_meta_val_str(self.model, key.encode(), buf, len(buf))
+        return buf.value.decode("utf-8", "replace") if n >= 0 else None
+
+    def special_token_text(self, which: str) -> str:
+        fn = {"bos": ll.llama_vocab_bos, "eos": ll.llama_vocab_eos}[which]
+        tok = fn(self.vocab)
+        return self.token_text(tok) if tok >= 0 else ""
+
+    def add_bos(self) -> bool:
+        return bool(ll.llama_vocab_get_add_bos(self.vocab))
+
+    def bos(self) -> int:
+        return int(ll.llama_vocab_bos(self.vocab))
+
+    # --- KV memory and decoding (engine thread only) ---------------------------------------
+
+    def logits_row(self, i: int) -> np.ndarray:
+        ptr = ll.llama_get_logits_ith(self.ctx, i)
+        return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
+
+    def seq_rm(self, seq_id: int, p0: int = -1, p1: int = -1) -> bool:
+        return bool(ll.llama_memory_seq_rm(self.memory, seq_id, p0, p1))
+
+    def seq_cp(self, src: int, dst: int, p0: int, p1: int) -> None:
+        ll.llama_memory_seq_cp(self.memory, src, dst, p0, p1)
+
+    def clear(self) -> None:
+        ll.llama_memory_clear(self.memory, True)
+
+    def close(self) -> None:
+        if self.ctx:
+            ll.llama_free(self.ctx)
+            self.ctx = None
+        if self.model:
+            ll.llama_model_free(self.model)
+            self.model = None

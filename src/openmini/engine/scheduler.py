@@ -1,0 +1,109 @@
+"""Admission: who waits, who runs, which llama sequence ids they hold, and prefix reuse."""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from openmini.engine.prefix_cache import PrefixCache, common_prefix
+from openmini.engine.sequence import EngineRequest, Seq
+
+SeqFactory = Callable[[EngineRequest, int, int], Seq]
+
+
+class SlotPool:
+    """llama sequence ids: held by running sequences or by prefix-cache entries."""
+
+    def __init__(self, n_ids: int, cache: PrefixCache, free_kv: Callable[[int], None]):
+        self._free = list(range(n_ids - 1, -1, -1))
+        self.cache = cache
+        self._free_kv = free_kv
+
+    def take(self) -> int:
+        if not self._free:
+            victim = self.cache.evict_lru()
+            if victim is None:
+                raise RuntimeError("no llama sequence id left")
+            self.release(victim)
+        return self._free.pop()
+
+    def release(self, seq_id: int) -> None:
+        self._free_kv(seq_id)
+        self._free.append(seq_id)
+
+    def available(self) -> int:
+        return len(self._free) + len(self.cache.entries)
+
+
+class Scheduler:
+    def __init__(self, parallel: int, pool: SlotPool, copy_kv: Callable[[int, int, int], None]):
+        self.parallel = parallel
+        self.pool = pool
+        self.copy_kv = copy_kv
+        self.waiting: list[EngineRequest] = []
+        self.running: list[Seq] = []
+
+    def enqueue(self, req: EngineRequest) -> None:
+        heapq.heappush(self.waiting, req)
+
+    def expired(self, now: float | None = None) -> list[EngineRequest]:
+        """Waiting requests whose admission deadline has passed (removed from the queue)."""
+        now = time.monotonic() if now is None else now
+        late = [r for r in self.waiting if r.deadline is not None and r.deadline < now]
+        if late:
+            self.waiting = [r for r in self.waiting if r not in late]
+            heapq.heapify(self.waiting)
+        return late
+
+    def drop_cancelled(self) -> list[EngineRequest]:
+        gone = [r for r in self.waiting if r.cancelled]
+        if gone:
+            self.waiting = [r for r in self.waiting if not r.cancelled]
+            heapq.heapify(self.waiting)
+        return gone
+
+    def admit(self, make_seq: SeqFactory) -> list[EngineRequest]:
+        """Move waiting requests into running sequences while slots allow, best first."""
+        admitted = []
+        while self.waiting and len(self.running) + self.waiting[0].n <= self.parallel:
+            req = heapq.heappop(self.waiting)
+            parent = make_seq(req, 0, self.pool.take())
+            self._reuse_prefix(parent)
+            self.running.append(parent)
+            for index in range(1, req.n):
+                child = make_seq(req, index, self.pool.take())
+                child.waiting_fork = True
+                parent.children.append(child)
+                self.running.append(child)
+            req.open_choices = req.n
+            admitted.append(req)
+        return admitted
+
+    def _reuse_prefix(self, seq: Seq) -> None:
+        prompt = np.asarray(seq.req.prompt, dtype=np.int32)
+        src, n = self.pool.cache.lookup(prompt)
+        for other in self.running:  # a running sequence's computed cells are shareable too
+            if other.waiting_fork or other.n_past <= n:
+                continue
+            m = common_prefix(np.asarray(other.tokens[: other.n_past], dtype=np.int32), prompt)
+            if m > n:
+                src, n = other.seq_id, m
+        n = min(n, len(seq.req.prompt) - 1)  # the last prompt token is recomputed for logits
+        if src is not None and n > 0:
+            self.copy_kv(src, seq.seq_id, n)
+            seq.n_past = n
+        seq.req.cached_tokens = max(n, 0)
+        self.pool.cache.record(len(seq.req.prompt), max(n, 0))
+
+    def retire(self, seq: Seq, keep: bool = True) -> None:
+        """A sequence left the batch: keep its computed cells as a cache entry, or free them."""
+        self.running.remove(seq)
+        if not keep or seq.waiting_fork:
+            self.pool.release(seq.seq_id)
+            return
+        cells = np.asarray(seq.tokens[: seq.n_past], dtype=np.int32)
+        for seq_id in self.pool.cache.add(seq.seq_id, cells):
+            self.pool.release(seq_id)

@@ -1,0 +1,74 @@
+"""Engine-side request and sequence state. Plain objects owned by the engine thread."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from openmini.engine.detok import IncrementalText, StopMatcher
+from openmini.engine.sampling import LogitsProcessor, Sampler
+from openmini.types import Event, SamplingParams
+
+Sink = Callable[[list[Event]], None]
+ProcessorFactory = Callable[[int], Sequence[LogitsProcessor]]
+
+_arrivals = itertools.count()
+
+
+@dataclass(eq=False, slots=True)
+class EngineRequest:
+    """What the engine needs to run a request: tokens in, events out through `sink`."""
+
+    request_id: str
+    prompt: list[int]
+    params: SamplingParams
+    max_tokens: int
+    sink: Sink
+    n: int = 1
+    priority: int = 0
+    deadline: float | None = None
+    processors: ProcessorFactory | None = None
+    arrival: int = field(default_factory=lambda: next(_arrivals))
+    # owned by the engine thread once submitted
+    cancelled: bool = False
+    done: bool = False
+    open_choices: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+
+    def sort_key(self) -> tuple[int, float, int]:
+        deadline = self.deadline if self.deadline is not None else float("inf")
+        return (self.priority, deadline, self.arrival)
+
+    def __lt__(self, other: EngineRequest) -> bool:
+        return self.sort_key() < other.sort_key()
+
+
+@dataclass(eq=False, slots=True)
+class Seq:
+    """One choice of a request, living in one llama sequence id."""
+
+    req: EngineRequest
+    index: int
+    seq_id: int
+    tokens: list[int]  # prompt + generated tokens fed (or to be fed) to the model
+    sampler: Sampler
+    n_past: int = 0  # tokens whose KV is computed
+    n_generated: int = 0
+    waiting_fork: bool = False  # n>1 child: gets the parent's prompt cells when it is ready
+    children: list[Seq] = field(default_factory=list)
+    batch_index: int = -1  # row of this step's logits, -1 when none
+    text: IncrementalText = field(default_factory=IncrementalText)
+    stops: StopMatcher = field(default_factory=lambda: StopMatcher(()))
+
+    @property
+    def prompt_len(self) -> int:
+        return len(self.req.prompt)
+
+    @property
+    def prefilling(self) -> bool:
+        return len(self.tokens) - self.n_past > 1
+
+    def pending(self) -> list[int]:
+        return self.tokens[self.n_past:]
