@@ -58,6 +58,10 @@ class Completion:
     choices: list[Choice]
     usage: Usage
 
+    @property
+    def text(self) -> str:
+        return self.choices[0].text
+
 
 async def collect(events: AsyncIterator[Event], n: int = 1) -> Completion:
     """Fold a stream into one Completion; a Failed event re-raises its error."""

@@ -1,0 +1,120 @@
+"""In-process Python API: the same pipeline the server uses, without HTTP.
+
+    from openmini.api import OpenMini
+    with OpenMini(model="fast") as om:
+        print(om.chat("Write a haiku about CPUs").text)
+        for piece in om.stream("Count to five"):
+            print(piece, end="", flush=True)
+
+`AsyncOpenMini` is the async core; `OpenMini` is a thin sync wrapper running it on a private
+event loop thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import replace
+from typing import Any
+
+from openmini.backends.base import Backend
+from openmini.config import EngineConfig
+from openmini.pipeline import Completion, Pipeline, collect
+from openmini.types import ChatMessage, Event, Request, SamplingParams, TextDelta
+
+Messages = str | Sequence[ChatMessage] | Sequence[dict[str, str]]
+
+
+def to_messages(messages: Messages) -> tuple[ChatMessage, ...]:
+    if isinstance(messages, str):
+        return (ChatMessage("user", messages),)
+    return tuple(m if isinstance(m, ChatMessage) else ChatMessage(m["role"], m["content"])  # type: ignore[arg-type]
+                 for m in messages)
+
+
+class AsyncOpenMini:
+    def __init__(self, model: str = "default", *, backend: Backend | None = None,
+                 progress: Callable[[int, int], None] | None = None, **engine: Any):
+        if backend is None:
+            from openmini.backends.local import LocalBackend
+
+            backend = LocalBackend(EngineConfig(model=model, **engine), progress=progress)
+        self.backend = backend
+        self.pipeline = Pipeline(backend)
+        self.model = backend.model_ids()[0]
+
+    def request(self, messages: Messages | None = None, *, prompt: str | None = None,
+                n: int = 1, **sampling: Any) -> Request:
+        if "stop" in sampling and isinstance(sampling["stop"], str):
+            sampling["stop"] = (sampling["stop"],)
+        params = replace(SamplingParams(), **sampling)
+        msgs = to_messages(messages) if messages is not None else None
+        return Request(model=self.model, messages=msgs, prompt=prompt, sampling=params, n=n)
+
+    def events(self, request: Request) -> AsyncIterator[Event]:
+        return self.pipeline.run(request)
+
+    async def chat(self, messages: Messages, **kwargs: Any) -> Completion:
+        request = self.request(messages, **kwargs)
+        return await collect(self.events(request), request.n)
+
+    async def complete(self, prompt: str, **kwargs: Any) -> Completion:
+        request = self.request(prompt=prompt, **kwargs)
+        return await collect(self.events(request), request.n)
+
+    async def stream(self, messages: Messages, **kwargs: Any) -> AsyncIterator[str]:
+        async for event in self.events(self.request(messages, **kwargs)):
+            if isinstance(event, TextDelta) and event.text:
+                yield event.text
+
+    async def close(self) -> None:
+        await self.backend.close()
+
+
+class OpenMini:
+    """Blocking wrapper over AsyncOpenMini."""
+
+    def __init__(self, model: str = "default", **kwargs: Any):
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
+                                        name="openmini-api")
+        self._thread.start()
+        self._core = self._call(_build(model, kwargs))
+
+    def _call(self, coro: Any) -> Any:
+        fut: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        return fut.result()
+
+    def chat(self, messages: Messages, **kwargs: Any) -> Completion:
+        return self._call(self._core.chat(messages, **kwargs))  # type: ignore[no-any-return]
+
+    def complete(self, prompt: str, **kwargs: Any) -> Completion:
+        return self._call(self._core.complete(prompt, **kwargs))  # type: ignore[no-any-return]
+
+    def stream(self, messages: Messages, **kwargs: Any) -> Iterator[str]:
+        agen = self._core.stream(messages, **kwargs)
+        try:
+            while True:
+                try:
+                    yield self._call(agen.__anext__())
+                except StopAsyncIteration:
+                    return
+        finally:
+            self._call(agen.aclose())
+
+    def close(self) -> None:
+        self._call(self._core.close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> OpenMini:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+async def _build(model: str, kwargs: dict[str, Any]) -> AsyncOpenMini:
+    return AsyncOpenMini(model, **kwargs)

@@ -1,0 +1,117 @@
+"""The embedded backend: a GGUF model served by openmini's own llama.cpp engine."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+from openmini.backends.base import BackendStats, Capabilities
+from openmini.config import EngineConfig
+from openmini.engine.chat_template import ChatTemplate
+from openmini.engine.engine import Engine, EngineSettings
+from openmini.engine.model import ContextSettings, LlamaModel
+from openmini.errors import ContextLengthExceeded, InvalidRequest
+from openmini.types import Event, Request
+
+MAX_SEQ_IDS = 256  # llama.cpp's LLAMA_MAX_SEQ
+
+
+def context_settings(config: EngineConfig) -> ContextSettings:
+    """KV cells: every running sequence can reach ctx_size, plus room for cached prefixes."""
+    n_ctx = config.parallel * config.ctx_size + config.prefix_cache_tokens
+    n_seq = min(MAX_SEQ_IDS, 2 * config.parallel + 16)
+    return ContextSettings(n_ctx=n_ctx, n_batch=max(config.batch_size, config.parallel),
+                           n_seq_max=n_seq, threads=config.resolved_threads())
+
+
+class LocalBackend:
+    def __init__(self, config: EngineConfig, cache_dir: Path | None = None,
+                 progress: Callable[[int, int], None] | None = None):
+        from openmini.models import resolve_model
+
+        path = resolve_model(config.model, cache_dir, progress)
+        self.config = config
+        self.model = LlamaModel(path, context_settings(config))
+        if config.ctx_size > self.model.n_ctx_train:
+            self.model.close()
+            raise InvalidRequest(f"ctx_size {config.ctx_size} exceeds the model's trained "
+                                 f"context of {self.model.n_ctx_train}", param="ctx_size")
+        self.template = ChatTemplate(self.model.chat_template(),
+                                     self.model.special_token_text("bos"),
+                                     self.model.special_token_text("eos"))
+        n_seq = self.model.settings.n_seq_max
+        self.engine = Engine(self.model, EngineSettings(
+            parallel=config.parallel,
+            batch_size=self.model.settings.n_batch,
+            max_queue=config.max_queue,
+            prefix_cache_tokens=config.prefix_cache_tokens,
+            prefix_cache_entries=n_seq - config.parallel,
+        ))
+        self._ids = list(dict.fromkeys([config.model if not config.model.endswith(".gguf")
+                                        else path.stem, path.stem]))
+        self.capabilities = Capabilities(max_n=config.parallel, context_length=config.ctx_size)
+
+    def model_ids(self) -> list[str]:
+        return self._ids
+
+    def prompt_tokens(self, request: Request) -> list[int]:
+        if request.messages is not None:
+            text = self.template.render([_message_dict(m) for m in request.messages])
+            starts_with_bos = bool(self.template.bos_token) and text.startswith(
+                self.template.bos_token)
+            return self.model.tokenize(text, add_special=self.model.add_bos()
+                                       and not starts_with_bos, parse_special=True)
+        return self.model.tokenize(request.prompt or "", add_special=self.model.add_bos(),
+                                   parse_special=True)
+
+    def _budget(self, request: Request, n_prompt: int) -> int:
+        limit = self.config.ctx_size
+        param = "messages" if request.messages is not None else "prompt"
+        if n_prompt == 0:
+            raise InvalidRequest("The prompt is empty.", param=param)
+        asked = request.sampling.max_tokens
+        if n_prompt >= limit or (asked is not None and n_prompt + asked > limit):
+            raise ContextLengthExceeded(
+                f"This model's maximum context length is {limit} tokens. However, you requested "
+                f"{n_prompt + (asked or 0)} tokens ({n_prompt} in the {param}, {asked or 0} in "
+                "the completion). Please reduce the length of the input or the completion.",
+                param=param)
+        return asked if asked is not None else limit - n_prompt
+
+    async def generate(self, request: Request) -> AsyncIterator[Event]:
+        if request.n > self.capabilities.max_n:
+            raise InvalidRequest(f"n must be at most {self.capabilities.max_n} on this server "
+                                 "(its --parallel).", param="n")
+        prompt = self.prompt_tokens(request)
+        max_tokens = self._budget(request, len(prompt))
+        fields = dict(request_id=request.request_id or uuid.uuid4().hex, prompt=prompt,
+                      params=request.sampling, max_tokens=max_tokens, n=request.n,
+                      priority=request.priority, deadline=request.deadline)
+        stream = self.engine.generate(fields)
+        try:
+            async for event in stream:
+                yield event
+        finally:
+            await stream.aclose()  # type: ignore[attr-defined]
+
+    def stats(self) -> BackendStats:
+        s, cache = self.engine.stats, self.engine.cache
+        return BackendStats(queue_depth=s.queue_depth, running=s.running,
+                            batch_size=s.last_batch_seqs, cache_hit_tokens=cache.hits_tokens,
+                            cache_lookup_tokens=cache.lookup_tokens,
+                            tokens_generated=s.tokens_generated)
+
+    async def close(self) -> None:
+        self.engine.close()
+        self.model.close()
+
+
+def _message_dict(message: object) -> dict[str, object]:
+    role = getattr(message, "role", "user")
+    out: dict[str, object] = {"role": "system" if role == "developer" else role,
+                              "content": getattr(message, "content", "")}
+    name = getattr(message, "name", None)
+    if name:
+        out["name"] = name
+    return out

@@ -1,0 +1,139 @@
+"""The `openmini` command: serve, chat, run, models."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="openmini: a small open-weight model behind an OpenAI-compatible API.")
+
+ModelOpt = Annotated[str, typer.Option("--model", "-m",
+                                       help="Model alias (default, fast, tiny) or a .gguf path.")]
+ThreadsOpt = Annotated[int | None, typer.Option("--threads", help="CPU threads (default: all).")]
+ParallelOpt = Annotated[int | None, typer.Option("--parallel",
+                                                 help="Concurrent sequences decoded together.")]
+CtxOpt = Annotated[int | None, typer.Option("--ctx-size", help="Context length per sequence.")]
+
+
+@contextmanager
+def assembly_progress() -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr, shown only if a model actually needs assembling."""
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    progress = Progress("[progress.description]{task.description}", BarColumn(),
+                        DownloadColumn(), TimeRemainingColumn(),
+                        console=Console(stderr=True), transient=True)
+    task: list[Any] = []
+
+    def update(done: int, total: int) -> None:
+        if not task:
+            progress.start()
+            task.append(progress.add_task("assembling model", total=total))
+        progress.update(task[0], completed=done)
+
+    try:
+        yield update
+    finally:
+        progress.stop()
+
+
+def _config(**flags: Any) -> Any:
+    from openmini.config import load_config
+
+    return load_config(os.environ.get("OPENMINI_CONFIG"), overrides=flags)
+
+
+@app.command()
+def serve(
+    model: ModelOpt = "default",
+    host: Annotated[str | None, typer.Option("--host", help="Address to bind.")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port to listen on.")] = None,
+    threads: ThreadsOpt = None,
+    parallel: ParallelOpt = None,
+    ctx_size: CtxOpt = None,
+    api_key: Annotated[str | None, typer.Option(
+        "--api-key", envvar="OPENMINI_API_KEY",
+        help="Require this bearer key on /v1 and /metrics.")] = None,
+    max_queue: Annotated[int | None, typer.Option(
+        "--max-queue", help="Requests allowed to wait; beyond, 429.")] = None,
+) -> None:
+    """Start the OpenAI-compatible HTTP server (assembles the model on first use)."""
+    from openmini.backends.local import LocalBackend
+    from openmini.server.run import serve as run_server
+
+    config = _config(model=model, host=host, port=port, threads=threads, parallel=parallel,
+                     ctx_size=ctx_size, api_key=api_key, max_queue=max_queue)
+    with assembly_progress() as progress:
+        backend = LocalBackend(config.engine, progress=progress)
+    run_server(config, backend)
+
+
+def _client(model: str, threads: int | None, parallel: int | None, ctx_size: int | None) -> Any:
+    from openmini.api import AsyncOpenMini
+
+    engine = _config(model=model, threads=threads, parallel=parallel, ctx_size=ctx_size).engine
+    fields = {k: getattr(engine, k) for k in ("threads", "parallel", "ctx_size", "batch_size",
+                                              "prefix_cache_tokens", "max_queue")}
+    with assembly_progress() as progress:
+        return AsyncOpenMini(engine.model, progress=progress, **fields)
+
+
+@app.command()
+def run(
+    prompt: Annotated[str | None, typer.Argument(help="The prompt; stdin is appended.")] = None,
+    model: ModelOpt = "default",
+    system: Annotated[str | None, typer.Option("--system", help="System message.")] = None,
+    max_tokens: Annotated[int | None, typer.Option("--max-tokens")] = None,
+    temperature: Annotated[float, typer.Option("--temperature")] = 0.7,
+    seed: Annotated[int | None, typer.Option("--seed")] = None,
+    threads: ThreadsOpt = None,
+    ctx_size: CtxOpt = None,
+) -> None:
+    """Answer one prompt and exit; streams to stdout, reads stdin when piped."""
+    import asyncio
+
+    from openmini.cli.session import one_shot
+
+    stdin = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
+    text = "\n\n".join(p for p in (prompt, stdin.strip()) if p)
+    if not text:
+        raise typer.BadParameter("give a prompt or pipe one on stdin", param_hint="PROMPT")
+    client = _client(model, threads, 1, ctx_size)
+    asyncio.run(one_shot(client, text, system, dict(max_tokens=max_tokens,
+                                                    temperature=temperature, seed=seed)))
+
+
+@app.command()
+def chat(
+    model: ModelOpt = "default",
+    system: Annotated[str | None, typer.Option("--system", help="System message.")] = None,
+    temperature: Annotated[float, typer.Option("--temperature")] = 0.7,
+    threads: ThreadsOpt = None,
+    ctx_size: CtxOpt = None,
+) -> None:
+    """Interactive multi-turn chat in the terminal, streaming. Ctrl-D or /exit to leave."""
+    import asyncio
+
+    from openmini.cli.session import interactive
+
+    client = _client(model, threads, 1, ctx_size)
+    asyncio.run(interactive(client, system, dict(temperature=temperature)))
+
+
+def _register_models() -> None:
+    from openmini.cli.models_cmd import register
+
+    register(app)
+
+
+_register_models()
+
+if __name__ == "__main__":
+    app()

