@@ -6,6 +6,7 @@ Only the engine thread calls into the context; tokenisation is safe from any thr
 from __future__ import annotations
 
 import ctypes
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,15 +30,16 @@ def _init_backend() -> None:
 
 
 @ll.llama_log_callback
-def _quiet_log(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
-    if level == 2:  # GGML_LOG_LEVEL_ERROR
-        import sys
-
+def _errors_only(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+    # ggml levels: 1 debug, 2 info, 3 warn, 4 error, 5 continuation. With a unified KV cache
+    # llama.cpp warns that n_ctx_seq exceeds the trained context: expected, per-sequence
+    # lengths are bounded by ctx_size instead.
+    if level == 4 and b"n_ctx_train" not in text:
         sys.stderr.write(text.decode("utf-8", "replace"))
 
 
 def _silence_llama_logs() -> None:
-    ll.llama_log_set(_quiet_log, ctypes.c_void_p(0))
+    ll.llama_log_set(_errors_only, ctypes.c_void_p(0))
 
 
 @dataclass(frozen=True, slots=True)
