@@ -88,10 +88,10 @@ class OpenMini:
         return fut.result()
 
     def chat(self, messages: Messages, **kwargs: Any) -> Completion:
-        return self._call(self._core.chat(messages, **kwargs))  # type: ignore[no-any-return]
+        return self._call(self._core.chat(messages, **kwargs))
 
     def complete(self, prompt: str, **kwargs: Any) -> Completion:
-        return self._call(self._core.complete(prompt, **kwargs))  # type: ignore[no-any-return]
+        return self._call(self._core.complete(prompt, **kwargs))
 
     def stream(self, messages: Messages, **kwargs: Any) -> Iterator[str]:
         agen = self._core.stream(messages, **kwargs)

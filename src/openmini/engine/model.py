@@ -69,6 +69,7 @@ class LlamaModel:
         self.n_ctx_train = ll.llama_model_n_ctx_train(self.model)
         self.ctx = self._new_context(settings)
         self.memory = ll.llama_get_memory(self.ctx)
+        self._closed = False
         self._pieces: dict[int, bytes] = {}
         self._buf = ctypes.create_string_buffer(256)
         self.eog_ids = frozenset(
@@ -159,9 +160,7 @@ class LlamaModel:
         ll.llama_memory_clear(self.memory, True)
 
     def close(self) -> None:
-        if self.ctx:
+        if not self._closed:
+            self._closed = True
             ll.llama_free(self.ctx)
-            self.ctx = None
-        if self.model:
             ll.llama_model_free(self.model)
-            self.model = None

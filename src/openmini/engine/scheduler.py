@@ -17,7 +17,7 @@ SeqFactory = Callable[[EngineRequest, int, int], Seq]
 class SlotPool:
     """llama sequence ids: held by running sequences or by prefix-cache entries."""
 
-    def __init__(self, n_ids: int, cache: PrefixCache, free_kv: Callable[[int], None]):
+    def __init__(self, n_ids: int, cache: PrefixCache, free_kv: Callable[[int], object]):
         self._free = list(range(n_ids - 1, -1, -1))
         self.cache = cache
         self._free_kv = free_kv

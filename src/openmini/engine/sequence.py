@@ -10,7 +10,7 @@ from openmini.engine.detok import IncrementalText, StopMatcher
 from openmini.engine.sampling import LogitsProcessor, Sampler
 from openmini.types import Event, SamplingParams
 
-Sink = Callable[[list[Event]], None]
+Sink = Callable[[list[Event]], object]
 ProcessorFactory = Callable[[int], Sequence[LogitsProcessor]]
 
 _arrivals = itertools.count()
