@@ -15,7 +15,9 @@ import numpy as np
 
 from openmini.types import SamplingParams
 
-_NUCLEUS_FIRST_TRY = 256
+# Tokens weighing less than this relative to the most likely one are left out of the candidate
+# set; their total mass is still counted, and a draw can still land among them (exact).
+_TAIL = 1e-9
 
 
 class LogitsProcessor(Protocol):
@@ -71,8 +73,7 @@ class Sampler:
             draw.logprob = float(x[token] - lse)
             k = self.p.top_logprobs
             if k > 0:
-                top = np.argpartition(-x, k - 1)[:k]
-                top = top[np.argsort(-x[top])]
+                top = _top(x, k)
                 draw.top = [(int(t), float(x[t] - lse)) for t in top]
         return draw
 
@@ -100,45 +101,53 @@ class Sampler:
         p = self.p
         if p.temperature <= 0.0 or p.top_k == 1:
             return int(np.argmax(x))
-        ids, logits = _candidates(x, p.top_k)
-        z = logits / p.temperature
-        z = z - z.max()
-        probs = np.exp(z)
-        probs /= probs.sum()
-        keep = np.ones(probs.shape[0], dtype=bool)
-        if p.min_p > 0.0:
-            keep &= probs >= p.min_p * probs.max()
+        # One pass over the vocabulary: weights relative to the most likely token.
+        e = np.exp((x - x.max()) * np.float32(1.0 / p.temperature))
+        total = float(e.sum(dtype=np.float64))
+        ids = np.flatnonzero(e >= max(_TAIL, p.min_p))  # min_p is exact here: max weight is 1
+        w = e[ids].astype(np.float64)
+        if 0 < p.top_k < ids.shape[0]:
+            keep = np.argpartition(-w, p.top_k - 1)[: p.top_k]
+            ids, w = ids[keep], w[keep]
+        truncated = p.top_k > 0 or p.min_p > 0.0
         if p.top_p < 1.0:
-            keep &= _nucleus(probs, p.top_p)
-        probs = np.where(keep, probs, 0.0)
-        probs /= probs.sum()
-        choice = int(self.rng.choice(probs.shape[0], p=probs))
-        return int(ids[choice]) if ids is not None else choice
+            ids, w = _nucleus(ids, w, e, w.sum() if truncated else total, p.top_p)
+            truncated = True
+        u = self.rng.random() * (w.sum() if truncated else total)
+        cdf = np.cumsum(w)
+        if u < cdf[-1]:
+            return int(ids[min(int(np.searchsorted(cdf, u, side="right")), ids.shape[0] - 1)])
+        return self._draw_tail(e, u - cdf[-1])
+
+    def _draw_tail(self, e: np.ndarray, u: float) -> int:
+        """The rare draw that lands among the tokens below the candidate threshold."""
+        tail = np.flatnonzero(e < _TAIL)
+        cdf = np.cumsum(e[tail], dtype=np.float64)
+        return int(tail[min(int(np.searchsorted(cdf, u, side="right")), tail.shape[0] - 1)])
 
 
-def _candidates(x: np.ndarray, top_k: int) -> tuple[np.ndarray | None, np.ndarray]:
-    """The logits worth sampling from: top_k of them, or all of them."""
-    if 0 < top_k < x.shape[0]:
-        ids = np.argpartition(-x, top_k - 1)[:top_k]
-        return ids, x[ids].astype(np.float64)
-    return None, x.astype(np.float64)
-
-
-def _nucleus(probs: np.ndarray, top_p: float) -> np.ndarray:
-    """Mask of the smallest set of most likely tokens whose mass reaches top_p."""
-    n = probs.shape[0]
-    k = min(_NUCLEUS_FIRST_TRY, n)
-    order = np.argpartition(-probs, k - 1)[:k] if k < n else np.arange(n)
-    order = order[np.argsort(-probs[order], kind="stable")]
-    if probs[order].sum() < top_p and k < n:
-        order = np.argsort(-probs, kind="stable")
-    cum = np.cumsum(probs[order])
-    cut = int(np.searchsorted(cum, top_p)) + 1
-    mask = np.zeros(n, dtype=bool)
-    mask[order[:cut]] = True
-    return mask
+def _nucleus(ids: np.ndarray, w: np.ndarray, e: np.ndarray, mass: float, top_p: float
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """The smallest set of most likely tokens whose share of `mass` reaches top_p."""
+    order = np.argsort(-w, kind="stable")
+    cum = np.cumsum(w[order])
+    if cum[-1] < top_p * mass:  # candidates hold too little: sort the whole vocabulary
+        ids = np.argsort(-e, kind="stable")
+        w = e[ids].astype(np.float64)
+        order = np.arange(ids.shape[0])
+        cum = np.cumsum(w)
+    cut = min(int(np.searchsorted(cum, top_p * mass)) + 1, order.shape[0])
+    return ids[order[:cut]], w[order[:cut]]
 
 
 def _logsumexp(x: np.ndarray) -> float:
     m = float(x.max())
-    return m + float(np.log(np.exp(x - m, dtype=np.float64).sum()))
+    return m + float(np.log(np.exp(x - m).sum(dtype=np.float64)))
+
+
+def _top(x: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest logits, best first (cheap when the head is sharp)."""
+    head = np.flatnonzero(x >= x.max() - 15.0)
+    pool = head if head.shape[0] >= k else np.arange(x.shape[0])
+    top = pool[np.argpartition(-x[pool], k - 1)[:k]] if pool.shape[0] > k else pool
+    return top[np.argsort(-x[top], kind="stable")]

@@ -1,0 +1,42 @@
+"""`create_app(config, backend)`: the FastAPI app owns all runtime state on `app.state`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+import openmini
+from openmini.backends.base import Backend
+from openmini.config import ServerConfig
+from openmini.pipeline import Pipeline
+from openmini.server.auth import ApiKeyMiddleware
+from openmini.server.errors import install_error_handlers
+from openmini.server.metrics import Metrics, MetricsMiddleware
+from openmini.server.routes import chat, completions, health, models
+
+
+def create_app(config: ServerConfig, backend: Backend) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await backend.close()
+
+    app = FastAPI(title="openmini", version=openmini.__version__, lifespan=lifespan)
+    app.state.config = config
+    app.state.pipeline = Pipeline(backend)
+    app.state.metrics = Metrics(backend)
+    app.state.started = int(time.time())
+    for module in (chat, completions, models, health):
+        app.include_router(module.router)
+    # add_middleware wraps: the last added runs first (metrics, then auth, then the
+    # safety net for unexpected errors just outside the routes' exception handlers).
+    install_error_handlers(app)
+    if config.api_key:
+        app.add_middleware(ApiKeyMiddleware, api_key=config.api_key)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics, routes=app.router.routes)
+    return app

@@ -1,0 +1,145 @@
+"""Wire models -> the internal `Request` / `SamplingParams`, with the cross-field rules
+pydantic cannot express (aliases, capability limits, parameters accepted only as no-ops)."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from openmini.backends.base import Capabilities
+from openmini.errors import InvalidRequest, UnsupportedParameter
+from openmini.server.schemas import (
+    ChatCompletionRequest,
+    CompletionRequest,
+    GenerationFields,
+    MessageIn,
+)
+from openmini.types import ChatMessage, Request, SamplingParams
+
+T = TypeVar("T")
+
+
+def chat_request(body: ChatCompletionRequest, caps: Capabilities, request_id: str) -> Request:
+    if not caps.chat:
+        raise InvalidRequest("This model does not support chat completions.", param="model")
+    logprobs = bool(body.logprobs)
+    if body.top_logprobs and not logprobs:
+        raise InvalidRequest("'top_logprobs' requires 'logprobs' to be true.",
+                             param="top_logprobs")
+    messages = tuple(_message(i, m) for i, m in enumerate(body.messages))
+    max_tokens = _max_tokens(body.max_tokens, body.max_completion_tokens)
+    sampling = sampling_params(body, max_tokens, logprobs, body.top_logprobs or 0, caps)
+    return _request(body, caps, request_id, sampling, messages=messages)
+
+
+def completion_request(body: CompletionRequest, caps: Capabilities, request_id: str) -> Request:
+    if not caps.completions:
+        raise InvalidRequest("This model does not support text completions.", param="model")
+    if body.suffix:
+        raise UnsupportedParameter("suffix")
+    if body.echo:
+        raise UnsupportedParameter("echo", "is not supported when true")
+    n = body.n or 1
+    if body.best_of is not None and body.best_of not in (1, n):
+        raise UnsupportedParameter("best_of", "is only supported when equal to 'n' or 1")
+    logprobs = body.logprobs is not None
+    sampling = sampling_params(body, body.max_tokens, logprobs, body.logprobs or 0, caps)
+    return _request(body, caps, request_id, sampling, prompt=_prompt(body.prompt))
+
+
+def sampling_params(body: GenerationFields, max_tokens: int | None, logprobs: bool,
+                    top_logprobs: int, caps: Capabilities) -> SamplingParams:
+    if logprobs and not caps.logprobs:
+        raise UnsupportedParameter("logprobs", "is not supported by this model")
+    defaults = SamplingParams()
+    return SamplingParams(
+        max_tokens=max_tokens,
+        temperature=_or(body.temperature, defaults.temperature),
+        top_p=_or(body.top_p, defaults.top_p),
+        top_k=_or(body.top_k, defaults.top_k),
+        min_p=_or(body.min_p, defaults.min_p),
+        seed=body.seed,
+        frequency_penalty=_or(body.frequency_penalty, defaults.frequency_penalty),
+        presence_penalty=_or(body.presence_penalty, defaults.presence_penalty),
+        repetition_penalty=_or(body.repetition_penalty, defaults.repetition_penalty),
+        logit_bias=_logit_bias(body.logit_bias),
+        stop=_stop(body.stop),
+        logprobs=logprobs,
+        top_logprobs=top_logprobs,
+        ignore_eos=bool(body.ignore_eos),
+    )
+
+
+def _request(body: GenerationFields, caps: Capabilities, request_id: str,
+             sampling: SamplingParams, messages: tuple[ChatMessage, ...] | None = None,
+             prompt: str | None = None) -> Request:
+    n = body.n or 1
+    if n > caps.max_n:
+        raise InvalidRequest(f"'n' must be at most {caps.max_n} for this model.", param="n")
+    if body.stream_options is not None and not body.stream:
+        raise InvalidRequest("'stream_options' is only allowed when 'stream' is true.",
+                             param="stream_options")
+    return Request(model=body.model, messages=messages, prompt=prompt, sampling=sampling, n=n,
+                   priority=body.priority or 0, request_id=request_id)
+
+
+def _or(value: T | None, default: T) -> T:
+    return default if value is None else value
+
+
+def _max_tokens(max_tokens: int | None, max_completion_tokens: int | None) -> int | None:
+    if None not in (max_tokens, max_completion_tokens) and max_tokens != max_completion_tokens:
+        raise InvalidRequest("'max_tokens' and 'max_completion_tokens' differ; send only one.",
+                             param="max_completion_tokens")
+    return max_completion_tokens if max_completion_tokens is not None else max_tokens
+
+
+def _message(i: int, message: MessageIn) -> ChatMessage:
+    content = message.content
+    if content is None:
+        if message.role != "assistant":
+            raise InvalidRequest(f"'messages[{i}].content' is required for role "
+                                 f"'{message.role}'.", param=f"messages.{i}.content")
+        content = ""
+    elif not isinstance(content, str):
+        content = "\n".join(_part_text(i, j, part.type, part.text, part.model_extra)
+                            for j, part in enumerate(content))
+    return ChatMessage(role=message.role, content=content, name=message.name)
+
+
+def _part_text(i: int, j: int, kind: str, text: str | None, extra: dict | None) -> str:
+    where = f"messages[{i}].content[{j}]"
+    if kind != "text":
+        raise UnsupportedParameter(where, f"of type '{kind}' is not supported yet")
+    if extra:
+        raise UnsupportedParameter(f"{where}.{next(iter(extra))}")
+    if text is None:
+        raise InvalidRequest(f"'{where}.text' is required for text parts.",
+                             param=f"messages.{i}.content.{j}.text")
+    return text
+
+
+def _prompt(prompt: str | list[object]) -> str:
+    if isinstance(prompt, str):
+        return prompt
+    if len(prompt) == 1 and isinstance(prompt[0], str):
+        return prompt[0]
+    raise InvalidRequest("'prompt' must be a string or a list holding one string "
+                         "(batched and token-id prompts are not supported).", param="prompt")
+
+
+def _stop(stop: str | list[str] | None) -> tuple[str, ...]:
+    if stop is None:
+        return ()
+    return (stop,) if isinstance(stop, str) else tuple(stop)
+
+
+def _logit_bias(bias: dict[str, float] | None) -> tuple[tuple[int, float], ...]:
+    if not bias:
+        return ()
+    pairs = []
+    for key, value in bias.items():
+        if not (key.isascii() and key.isdigit()):
+            raise InvalidRequest(f"Invalid 'logit_bias' key '{key}': keys must be token ids.",
+                                 param="logit_bias")
+        pairs.append((int(key), float(value)))
+    return tuple(pairs)

@@ -1,0 +1,79 @@
+"""The shared tail of the completion routes: run the pipeline, answer as SSE or one body."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request as HTTPRequest
+from starlette.responses import JSONResponse, Response
+from starlette.types import Send
+
+from openmini.pipeline import Completion, collect
+from openmini.server.disconnect import ClientDisconnected, WatchedResponse, run_until_disconnect
+from openmini.server.metrics import metered
+from openmini.server.responses import ResponseMeta, chat_body, completion_body
+from openmini.server.sse import ChatChunks, ChunkFormat, SSEEncoder, TextChunks
+from openmini.types import Event, Request
+
+SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Api:
+    """What differs between chat and text completions at the edge."""
+
+    id_prefix: str
+    chunks: Callable[[int], ChunkFormat]  # n -> a fresh per-request chunk format
+    body: Callable[[Completion, ResponseMeta], dict[str, Any]]
+
+    def new_id(self) -> str:
+        return f"{self.id_prefix}{uuid.uuid4().hex}"
+
+
+CHAT = Api("chatcmpl-", lambda n: ChatChunks(), chat_body)
+TEXT = Api("cmpl-", TextChunks, completion_body)
+
+
+async def respond(http: HTTPRequest, request: Request, api: Api, stream: bool,
+                  include_usage: bool) -> Response:
+    state = http.app.state
+    meta = ResponseMeta(id=request.request_id, created=int(time.time()), model=request.model)
+    events = metered(state.pipeline.run(request), state.metrics, time.perf_counter())
+    if stream:
+        encoder = SSEEncoder(meta, api.chunks(request.n), request.n, include_usage)
+        return WatchedResponse(lambda scope, receive, send: _stream(events, encoder, send))
+    try:
+        completion = await run_until_disconnect(http.receive, _collect(events, request.n))
+    except ClientDisconnected:
+        return Response(status_code=499)
+    return JSONResponse(api.body(completion, meta))
+
+
+async def _collect(events: AsyncIterator[Event], n: int) -> Completion:
+    try:
+        return await collect(events, n)
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]
+
+
+async def _stream(events: AsyncIterator[Event], encoder: SSEEncoder, send: Send) -> None:
+    # The first event is awaited before the status line, so errors raised before any
+    # output (overloaded, unknown model, prompt too long) still become HTTP errors.
+    first = await anext(events, None)
+    frames = encoder.encode(first, events)
+    await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+    try:
+        async for data in frames:
+            await send({"type": "http.response.body", "body": data, "more_body": True})
+    finally:
+        await frames.aclose()
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+

@@ -1,0 +1,110 @@
+"""Prometheus metrics, one `CollectorRegistry` per app (no global registry)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from openmini.backends.base import Backend
+from openmini.types import Done, Event, TextDelta
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+
+
+class BackendCollector(Collector):
+    """Gauges read from `backend.stats()` at scrape time."""
+
+    def __init__(self, backend: Backend):
+        self.backend = backend
+
+    def collect(self) -> Iterator[Metric]:
+        s = self.backend.stats()
+        hit_rate = s.cache_hit_tokens / s.cache_lookup_tokens if s.cache_lookup_tokens else 0.0
+        yield GaugeMetricFamily("openmini_queue_depth", "Requests waiting for a sequence.",
+                                value=s.queue_depth)
+        yield GaugeMetricFamily("openmini_running_sequences", "Sequences being decoded.",
+                                value=s.running)
+        yield GaugeMetricFamily("openmini_batch_size", "Tokens in the last decode step.",
+                                value=s.batch_size)
+        yield GaugeMetricFamily("openmini_prefix_cache_hit_rate",
+                                "Prompt tokens served from the prefix cache / looked up.",
+                                value=hit_rate)
+
+
+class Metrics:
+    def __init__(self, backend: Backend):
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("openmini_requests", "HTTP requests by endpoint and status.",
+                                ["endpoint", "status"], registry=r)
+        self.prompt_tokens = Counter("openmini_prompt_tokens", "Prompt tokens.", registry=r)
+        self.completion_tokens = Counter("openmini_completion_tokens", "Completion tokens.",
+                                         registry=r)
+        self.ttft = Histogram("openmini_time_to_first_token_seconds", "Time to first token.",
+                              buckets=TTFT_BUCKETS, registry=r)
+        self.latency = Histogram("openmini_request_duration_seconds",
+                                 "Request latency (to the last byte).", ["endpoint"],
+                                 buckets=LATENCY_BUCKETS, registry=r)
+        r.register(BackendCollector(backend))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+async def metered(events: AsyncIterator[Event], metrics: Metrics,
+                  start: float) -> AsyncIterator[Event]:
+    """Pass events through, recording TTFT (first non-empty delta) and token usage."""
+    first = True
+    try:
+        async for event in events:
+            if first and isinstance(event, TextDelta) and event.text:
+                metrics.ttft.observe(time.perf_counter() - start)
+                first = False
+            elif isinstance(event, Done):
+                metrics.prompt_tokens.inc(event.usage.prompt_tokens)
+                metrics.completion_tokens.inc(event.usage.completion_tokens)
+            yield event
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]
+
+
+def endpoint_label(scope: Scope, routes: list[BaseRoute]) -> str:
+    """The route template (bounded label values); 'unmatched' for unknown paths."""
+    route = scope.get("route")
+    if route is None:  # rejected before routing (e.g. auth): match it ourselves
+        route = next((r for r in routes if r.matches(scope)[0] is Match.FULL), None)
+    return getattr(route, "path", "unmatched")
+
+
+class MetricsMiddleware:
+    """Counts requests by endpoint and status and times them to the last byte."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, routes: list[BaseRoute]):
+        self.app, self.metrics, self.routes = app, metrics, routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start, status = time.perf_counter(), "499"  # no response at all: the client left
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = str(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            endpoint = endpoint_label(scope, self.routes)
+            self.metrics.requests.labels(endpoint, status).inc()
+            self.metrics.latency.labels(endpoint).observe(time.perf_counter() - start)

@@ -1,0 +1,78 @@
+"""Collected `Completion`s -> OpenAI JSON bodies (plus the pieces streams share)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from openmini.errors import EngineError
+from openmini.pipeline import Choice, Completion
+from openmini.server.logprobs import chat_logprobs, completion_logprobs
+from openmini.types import Usage
+
+# Internal finish reasons a client may see; the rest ("error", "cancelled") become errors.
+PUBLIC_FINISH_REASONS = frozenset({"stop", "length"})
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseMeta:
+    id: str
+    created: int
+    model: str
+
+
+def public_finish_reason(reason: str | None) -> str:
+    if reason in PUBLIC_FINISH_REASONS:
+        return reason
+    if reason == "cancelled":
+        raise EngineError("The request was cancelled by the server.")
+    raise EngineError("Generation failed.")
+
+
+def usage_dict(usage: Usage) -> dict[str, Any]:
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+        "prompt_tokens_details": {"cached_tokens": usage.cached_tokens},
+        "completion_tokens_details": {"reasoning_tokens": 0},
+    }
+
+
+def _envelope(meta: ResponseMeta, obj: str, choices: list[dict[str, Any]],
+              usage: Usage) -> dict[str, Any]:
+    return {"id": meta.id, "object": obj, "created": meta.created, "model": meta.model,
+            "choices": choices, "usage": usage_dict(usage)}
+
+
+def chat_body(completion: Completion, meta: ResponseMeta) -> dict[str, Any]:
+    return _envelope(meta, "chat.completion", [_chat_choice(c) for c in completion.choices],
+                     completion.usage)
+
+
+def _chat_choice(choice: Choice) -> dict[str, Any]:
+    return {
+        "index": choice.index,
+        "message": {"role": "assistant", "content": choice.text},
+        "logprobs": None if choice.logprobs is None else chat_logprobs(choice.logprobs),
+        "finish_reason": public_finish_reason(choice.finish_reason),
+        "stop_reason": choice.stop_reason,
+    }
+
+
+def completion_body(completion: Completion, meta: ResponseMeta) -> dict[str, Any]:
+    return _envelope(meta, "text_completion", [_text_choice(c) for c in completion.choices],
+                     completion.usage)
+
+
+def _text_choice(choice: Choice) -> dict[str, Any]:
+    logprobs = None
+    if choice.logprobs is not None:
+        logprobs, _ = completion_logprobs(choice.logprobs, 0)
+    return {
+        "index": choice.index,
+        "text": choice.text,
+        "logprobs": logprobs,
+        "finish_reason": public_finish_reason(choice.finish_reason),
+        "stop_reason": choice.stop_reason,
+    }

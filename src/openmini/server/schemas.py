@@ -1,0 +1,99 @@
+"""Wire schemas (pydantic) for the OpenAI-compatible request bodies.
+
+Only shapes and ranges live here; cross-field rules and the mapping to the internal
+`Request` live in `convert.py`. Strict mode: no silent "1" -> 1 or true -> 1 coercion.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# Parameters of the OpenAI API that we know of but do not honour yet. A null value counts
+# as absent; any other value is rejected with a 400 that names the parameter.
+UNSUPPORTED_FIELDS = frozenset({
+    # request level
+    "tools", "tool_choice", "functions", "function_call", "response_format",
+    "parallel_tool_calls", "reasoning_effort", "modalities", "audio", "prediction",
+    "web_search_options", "service_tier", "store", "metadata",
+    # message level
+    "tool_calls", "tool_call_id", "refusal",
+})
+
+
+class WireModel(BaseModel):
+    """Base of every wire model: unknown fields are errors, unsupported nulls are dropped."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_null_unsupported(cls, data: Any) -> Any:
+        if isinstance(data, dict) and any(
+            data[key] is None for key in UNSUPPORTED_FIELDS.intersection(data)
+        ):
+            return {k: v for k, v in data.items() if v is not None or k not in UNSUPPORTED_FIELDS}
+        return data
+
+
+class ContentPart(BaseModel):
+    """One part of a message's content. Only `text` parts are supported for now; other
+    part types pass validation so that `convert` can name them precisely."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    type: str
+    text: str | None = None
+
+
+class MessageIn(WireModel):
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[ContentPart] | None = None
+    name: str | None = None
+
+
+class StreamOptions(WireModel):
+    include_usage: bool = False
+
+
+StopString = Annotated[str, Field(min_length=1)]
+Bias = Annotated[float, Field(ge=-100, le=100)]
+
+
+class GenerationFields(WireModel):
+    """Fields shared by chat and text completions."""
+
+    model: str
+    max_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    top_k: int | None = Field(default=None, ge=0, description="Extension: 0 disables it.")
+    min_p: float | None = Field(default=None, ge=0, le=1)
+    seed: int | None = None
+    n: int | None = Field(default=None, ge=1)
+    stop: StopString | Annotated[list[StopString], Field(max_length=16)] | None = None
+    stream: bool | None = False
+    stream_options: StreamOptions | None = None
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    repetition_penalty: float | None = Field(default=None, gt=0, description="Extension.")
+    logit_bias: dict[str, Bias] | None = None
+    user: str | None = None
+    priority: int | None = Field(default=None, description="Extension: lower runs first.")
+    ignore_eos: bool | None = Field(default=None, description="Extension.")
+
+
+class ChatCompletionRequest(GenerationFields):
+    messages: list[MessageIn] = Field(min_length=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+
+
+class CompletionRequest(GenerationFields):
+    prompt: str | list[Any]
+    suffix: str | None = None
+    echo: bool | None = None
+    best_of: int | None = Field(default=None, ge=1)
+    logprobs: int | None = Field(default=None, ge=0, le=5)
