@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -70,8 +71,9 @@ def serve(
 
     config = _config(model=model, host=host, port=port, threads=threads, parallel=parallel,
                      ctx_size=ctx_size, api_key=api_key, max_queue=max_queue)
+    cache_dir = Path(config.model_cache_dir) if config.model_cache_dir else None
     with assembly_progress() as progress:
-        backend = LocalBackend(config.engine, progress=progress)
+        backend = LocalBackend(config.engine, cache_dir=cache_dir, progress=progress)
     run_server(config, backend)
 
 

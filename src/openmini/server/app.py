@@ -31,12 +31,14 @@ def create_app(config: ServerConfig, backend: Backend) -> FastAPI:
     app.state.pipeline = Pipeline(backend)
     app.state.metrics = Metrics(backend)
     app.state.started = int(time.time())
-    for module in (chat, completions, models, health):
-        app.include_router(module.router)
+    routers = [m.router for m in (chat, completions, models, health)]
+    for router in routers:
+        app.include_router(router)
     # add_middleware wraps: the last added runs first (metrics, then auth, then the
     # safety net for unexpected errors just outside the routes' exception handlers).
     install_error_handlers(app)
     if config.api_key:
         app.add_middleware(ApiKeyMiddleware, api_key=config.api_key)
-    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics, routes=app.router.routes)
+    routes = [route for router in routers for route in router.routes]
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics, routes=routes)
     return app
