@@ -16,7 +16,9 @@ import numpy as np
 from openmini.types import SamplingParams
 
 # Tokens weighing less than this relative to the most likely one are left out of the candidate
-# set; their total mass is still counted, and a draw can still land among them (exact).
+# set; their total mass is still counted, and an untruncated draw can still land among them
+# (exact). With top_k larger than the candidate set, tail tokens inside the top k are dropped:
+# an error below top_k * 1e-9 of the mass.
 _TAIL = 1e-9
 
 
@@ -113,15 +115,17 @@ class Sampler:
         if p.top_p < 1.0:
             ids, w = _nucleus(ids, w, e, w.sum() if truncated else total, p.top_p)
             truncated = True
-        u = self.rng.random() * (w.sum() if truncated else total)
         cdf = np.cumsum(w)
-        if u < cdf[-1]:
+        u = self.rng.random() * (float(cdf[-1]) if truncated else max(total, float(cdf[-1])))
+        if u < cdf[-1] or ids.shape[0] == e.shape[0]:
             return int(ids[min(int(np.searchsorted(cdf, u, side="right")), ids.shape[0] - 1)])
-        return self._draw_tail(e, u - cdf[-1])
+        return self._draw_tail(e, u - float(cdf[-1]))
 
     def _draw_tail(self, e: np.ndarray, u: float) -> int:
         """The rare draw that lands among the tokens below the candidate threshold."""
         tail = np.flatnonzero(e < _TAIL)
+        if tail.shape[0] == 0:  # rounding put u past the candidates: take the last one
+            return int(np.argmin(e))
         cdf = np.cumsum(e[tail], dtype=np.float64)
         return int(tail[min(int(np.searchsorted(cdf, u, side="right")), tail.shape[0] - 1)])
 
