@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,14 +57,14 @@ async def respond(http: HTTPRequest, request: Request, api: Api, stream: bool,
     return JSONResponse(api.body(completion, meta))
 
 
-async def _collect(events: AsyncIterator[Event], n: int) -> Completion:
+async def _collect(events: AsyncGenerator[Event, None], n: int) -> Completion:
     try:
         return await collect(events, n)
     finally:
-        await events.aclose()  # type: ignore[attr-defined]
+        await events.aclose()
 
 
-async def _stream(events: AsyncIterator[Event], encoder: SSEEncoder, send: Send) -> None:
+async def _stream(events: AsyncGenerator[Event, None], encoder: SSEEncoder, send: Send) -> None:
     # The first event is awaited before the status line, so errors raised before any
     # output (overloaded, unknown model, prompt too long) still become HTTP errors.
     first = await anext(events, None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -60,7 +60,7 @@ class Metrics:
 
 
 async def metered(events: AsyncIterator[Event], metrics: Metrics,
-                  start: float) -> AsyncIterator[Event]:
+                  start: float) -> AsyncGenerator[Event, None]:
     """Pass events through, recording TTFT (first non-empty delta) and token usage."""
     first = True
     try:

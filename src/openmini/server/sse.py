@@ -6,7 +6,7 @@ Plain dicts and one JSON encode per chunk; no pydantic on this path.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any, Protocol
 
 from openmini.server.errors import error_envelope
@@ -94,7 +94,7 @@ class SSEEncoder:
             Done: self._done, Failed: self._failed,
         }
 
-    async def encode(self, first: Event | None, events: AsyncIterator[Event]
+    async def encode(self, first: Event | None, events: AsyncGenerator[Event, None]
                      ) -> AsyncGenerator[bytes, None]:
         """Frames for `first` and the rest of `events`; closes `events` when done."""
         try:
@@ -114,7 +114,7 @@ class SSEEncoder:
             yield frame(error_envelope(exc))
             return
         finally:
-            await events.aclose()  # type: ignore[attr-defined]
+            await events.aclose()
         yield DONE
 
     def _chunk(self, choices: list[dict[str, Any]], usage: dict[str, Any] | None = None) -> bytes:
