@@ -73,9 +73,11 @@ class Engine:
 
     def submit(self, req: EngineRequest) -> None:
         with self._pending_lock:
-            if self._pending >= self.settings.max_queue:
-                raise Overloaded(f"The server is at capacity ({self._pending} requests waiting)."
-                                 " Retry shortly.", retry_after=1.0)
+            # requests not yet admitted, less the sequence slots free right now, wait
+            free = max(0, self.settings.parallel - self.stats.running)
+            if self._pending - free >= self.settings.max_queue:
+                raise Overloaded(f"The server is at capacity ({self._pending - free} requests "
+                                 "waiting). Retry shortly.", retry_after=1.0)
             self._pending += 1
         self._commands.put(req)
 
