@@ -32,7 +32,7 @@ class BackendCollector(Collector):
                                 value=s.queue_depth)
         yield GaugeMetricFamily("openmini_running_sequences", "Sequences being decoded.",
                                 value=s.running)
-        yield GaugeMetricFamily("openmini_batch_size", "Tokens in the last decode step.",
+        yield GaugeMetricFamily("openmini_batch_size", "Sequences in the last decode step.",
                                 value=s.batch_size)
         yield GaugeMetricFamily("openmini_prefix_cache_hit_rate",
                                 "Prompt tokens served from the prefix cache / looked up.",
