@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import replace
@@ -46,12 +47,17 @@ class AsyncOpenMini:
         self.model = backend.model_ids()[0]
 
     def request(self, messages: Messages | None = None, *, prompt: str | None = None,
-                n: int = 1, **sampling: Any) -> Request:
+                n: int = 1, priority: int = 0, deadline: float | None = None,
+                **sampling: Any) -> Request:
+        """Build a Request. `priority`: lower runs first. `deadline`: seconds from now by
+        which the request must have started, or it fails with DeadlineExceeded."""
         if "stop" in sampling and isinstance(sampling["stop"], str):
             sampling["stop"] = (sampling["stop"],)
         params = replace(SamplingParams(), **sampling)
         msgs = to_messages(messages) if messages is not None else None
-        return Request(model=self.model, messages=msgs, prompt=prompt, sampling=params, n=n)
+        due = None if deadline is None else time.monotonic() + deadline
+        return Request(model=self.model, messages=msgs, prompt=prompt, sampling=params, n=n,
+                       priority=priority, deadline=due)
 
     def events(self, request: Request) -> AsyncIterator[Event]:
         return self.pipeline.run(request)
@@ -81,7 +87,11 @@ class OpenMini:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
                                         name="openmini-api")
         self._thread.start()
-        self._core = self._call(_build(model, kwargs))
+        try:
+            self._core = self._call(_build(model, kwargs))
+        except BaseException:
+            self._stop_loop()
+            raise
 
     def _call(self, coro: Any) -> Any:
         fut: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self._loop)
@@ -106,6 +116,9 @@ class OpenMini:
 
     def close(self) -> None:
         self._call(self._core.close())
+        self._stop_loop()
+
+    def _stop_loop(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
 

@@ -1,0 +1,36 @@
+"""The in-process Python API over the real `tiny` model."""
+
+from __future__ import annotations
+
+import pytest
+
+from openmini.api import AsyncOpenMini, OpenMini
+from openmini.errors import ModelNotFound
+
+pytestmark = pytest.mark.model
+
+
+def test_sync_chat_stream_and_complete() -> None:
+    with OpenMini(model="tiny", threads=2, parallel=2, ctx_size=1024) as om:
+        out = om.chat("Name a fruit.", max_tokens=8, temperature=0)
+        assert out.text and out.choices[0].finish_reason in {"stop", "length"}
+        again = "".join(om.stream("Name a fruit.", max_tokens=8, temperature=0))
+        assert again == out.text
+        done = om.complete("Once upon a time", max_tokens=4, ignore_eos=True, temperature=0)
+        assert done.usage.completion_tokens == 4
+
+
+async def test_async_priority_and_deadline_reach_the_request() -> None:
+    om = AsyncOpenMini("tiny", threads=2, parallel=1, ctx_size=1024)
+    try:
+        req = om.request("hi", priority=3, deadline=5.0, stop="x", max_tokens=2)
+        assert req.priority == 3 and req.deadline is not None and req.sampling.stop == ("x",)
+        out = await om.chat([{"role": "user", "content": "hi"}], max_tokens=2, ignore_eos=True)
+        assert out.usage.completion_tokens == 2
+    finally:
+        await om.close()
+
+
+def test_unknown_model_is_a_clear_error() -> None:
+    with pytest.raises(ModelNotFound):
+        OpenMini(model="no-such-alias")
