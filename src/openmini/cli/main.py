@@ -116,6 +116,7 @@ def run(
 def chat(
     model: ModelOpt = "default",
     system: Annotated[str | None, typer.Option("--system", help="System message.")] = None,
+    max_tokens: Annotated[int | None, typer.Option("--max-tokens")] = None,
     temperature: Annotated[float, typer.Option("--temperature")] = 0.7,
     threads: ThreadsOpt = None,
     ctx_size: CtxOpt = None,
@@ -126,7 +127,8 @@ def chat(
     from openmini.cli.session import interactive
 
     client = _client(model, threads, 1, ctx_size)
-    asyncio.run(interactive(client, system, dict(temperature=temperature)))
+    asyncio.run(interactive(client, system, dict(temperature=temperature,
+                                                 max_tokens=max_tokens)))
 
 
 def _register_models() -> None:

@@ -1,0 +1,46 @@
+"""The `openmini` command over the real `tiny` model: run (stdin, pipes) and chat (multi-turn)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.model
+
+CLI = [sys.executable, "-m", "openmini.cli.main"]
+
+
+def test_help_lists_commands_and_serve_flags() -> None:
+    out = subprocess.run([*CLI, "serve", "--help"], capture_output=True, text=True, check=True,
+                         env={"COLUMNS": "200", "PATH": ""})
+    for flag in ("--model", "--host", "--port", "--threads", "--parallel", "--ctx-size",
+                 "--api-key", "--max-queue"):
+        assert flag in out.stdout
+
+
+def test_run_reads_stdin_and_writes_only_the_answer() -> None:
+    out = subprocess.run([*CLI, "run", "Repeat after me:", "--model", "tiny", "--max-tokens", "6",
+                          "--temperature", "0", "--threads", "2"],
+                         input="hello world", capture_output=True, text=True, timeout=120,
+                         check=True)
+    assert out.stdout.strip()
+    assert "llama" not in out.stdout  # no engine logs in the pipe
+    assert len(out.stdout.splitlines()) <= 3
+
+
+def test_run_without_prompt_is_an_error() -> None:
+    out = subprocess.run([*CLI, "run", "--model", "tiny"], input="", capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode != 0
+    assert "prompt" in out.stderr.lower()
+
+
+def test_chat_is_multi_turn_until_eof() -> None:
+    out = subprocess.run([*CLI, "chat", "--model", "tiny", "--threads", "2", "--max-tokens", "16"],
+                         input="My name is Ada.\nWhat is my name?\n/exit\n",
+                         capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.count(">>> ") == 3  # two answered turns, then the prompt that read /exit
+    answers = [line for line in out.stdout.split(">>> ") if line.strip()]
+    assert len(answers) == 2
