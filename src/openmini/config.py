@@ -12,15 +12,17 @@ from typing import Any
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
     model: str = "default"  # alias from the catalogue, or a path to a .gguf file
-    threads: int = 0  # 0 = number of physical cores (os.cpu_count())
-    parallel: int = 8  # concurrent sequences decoded together
+    threads: int = 0  # 0 = every CPU this process may run on
+    parallel: int = 4  # concurrent sequences decoded together
     ctx_size: int = 4096  # context length per sequence (prompt + completion)
     batch_size: int = 512  # tokens per decode step (prompt chunks + running sequences)
-    prefix_cache_tokens: int = 8192  # KV cells kept for cached prefixes beyond running ones
+    # KV cells kept for cached prefixes beyond running ones. More reuse, but every cached cell
+    # also widens the KV range each decode step scans (unified KV cache): see docs/engine.md.
+    prefix_cache_tokens: int = 4096
     max_queue: int = 64  # requests waiting for a sequence; past it, 429
 
     def resolved_threads(self) -> int:
-        return self.threads or max(1, os.cpu_count() or 1)
+        return self.threads or max(1, len(os.sched_getaffinity(0)))
 
 
 @dataclass(frozen=True, slots=True)

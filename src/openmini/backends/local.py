@@ -104,7 +104,8 @@ class LocalBackend:
 
     async def close(self) -> None:
         self.engine.close()
-        self.model.close()
+        if not self.engine.running_thread():
+            self.model.close()
 
 
 def _message_dict(message: object) -> dict[str, object]:

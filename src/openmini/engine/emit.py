@@ -39,6 +39,7 @@ class Emitter:
                 self.model.seq_cp(seq.seq_id, child.seq_id, 0, seq.n_past)
                 child.n_past, child.waiting_fork = seq.n_past, False
                 self._advance(child, child.sampler.sample(row.copy()), outbox)
+                stats.tokens_generated += 1
             seq.children = []
             self._advance(seq, seq.sampler.sample(row), outbox)
             stats.tokens_generated += 1

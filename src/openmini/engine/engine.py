@@ -105,8 +105,14 @@ class Engine:
     def close(self) -> None:
         self._stopping = True
         self._commands.put(None)
-        self._thread.join(timeout=30)
+        self._thread.join(timeout=300)  # one step at most: a decode of one batch
+        if self._thread.is_alive():  # never free memory a running decode still uses
+            log.error("engine thread did not stop; leaving its memory allocated")
+            return
         self.batch.close()
+
+    def running_thread(self) -> bool:
+        return self._thread.is_alive()
 
     # --- engine thread ---------------------------------------------------------------------
 
