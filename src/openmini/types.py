@@ -6,7 +6,10 @@ Plain frozen dataclasses: pydantic lives only at the edge (wire schemas) and in 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from openmini.decoding.constraint import Constraint
 
 Role = Literal["system", "user", "assistant", "tool", "developer"]
 FinishReason = Literal["stop", "length", "cancelled", "error"]
@@ -54,6 +57,7 @@ class Request:
     priority: int = 0  # lower runs first (vLLM's convention)
     deadline: float | None = None  # time.monotonic() by which it must be admitted
     request_id: str = ""
+    constraint: Constraint | None = None  # enforced on the output while it is generated
 
 
 @dataclass(frozen=True, slots=True)

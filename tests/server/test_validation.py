@@ -30,7 +30,6 @@ async def test_unknown_nested_param(client):
 
 @pytest.mark.parametrize(("field", "value"), [
     ("tools", [{"type": "function", "function": {"name": "f"}}]),
-    ("response_format", {"type": "json_object"}),
     ("tool_choice", "auto"),
     ("reasoning_effort", "low"),
     ("store", False),

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from openmini.backends.base import BackendStats, Capabilities
 from openmini.config import EngineConfig
 from openmini.engine.chat_template import ChatTemplate
 from openmini.engine.engine import Engine, EngineSettings
 from openmini.engine.model import ContextSettings, LlamaModel
+from openmini.engine.sampling import LogitsProcessor
 from openmini.errors import ContextLengthExceeded, InvalidRequest
 from openmini.types import Event, Request
 
@@ -51,6 +56,7 @@ class LocalBackend:
         self._ids = list(dict.fromkeys([config.model if not config.model.endswith(".gguf")
                                         else path.stem, path.stem]))
         self.capabilities = Capabilities(max_n=config.parallel, context_length=config.ctx_size)
+        self._compiler_lock = threading.Lock()
 
     def model_ids(self) -> list[str]:
         return self._ids
@@ -87,13 +93,36 @@ class LocalBackend:
         max_tokens = self._budget(request, len(prompt))
         fields = dict(request_id=request.request_id or uuid.uuid4().hex, prompt=prompt,
                       params=request.sampling, max_tokens=max_tokens, n=request.n,
-                      priority=request.priority, deadline=request.deadline)
+                      priority=request.priority, deadline=request.deadline,
+                      processors=await self._processors(request))
         stream = self.engine.generate(fields)
         try:
             async for event in stream:
                 yield event
         finally:
             await stream.aclose()  # type: ignore[attr-defined]
+
+    @cached_property
+    def compiler(self) -> Any:
+        """Grammar compiler over this model's vocabulary, built on first use (~1 s for Qwen)."""
+        from openmini.decoding.compiler import GrammarCompiler, tokenizer_for
+
+        with self._compiler_lock:
+            return GrammarCompiler(tokenizer_for(self.model.vocab))
+
+    async def _processors(self, request: Request
+                          ) -> Callable[[int], Sequence[LogitsProcessor]] | None:
+        """Per-choice logits processors: the constraint's grammar, compiled once (cached)."""
+        constraint = request.constraint
+        if constraint is None:
+            return None
+        from openmini.decoding.processor import GrammarProcessor
+
+        compiler = await asyncio.to_thread(lambda: self.compiler)
+        matchers = [await asyncio.to_thread(compiler.matcher, constraint)
+                    for _ in range(request.n)]
+        n_vocab = self.model.n_vocab
+        return lambda index: [GrammarProcessor(matchers[index], n_vocab)]
 
     def stats(self) -> BackendStats:
         s, cache = self.engine.stats, self.engine.cache

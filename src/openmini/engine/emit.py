@@ -53,7 +53,7 @@ class Emitter:
         seq.sampler.accept(token)
         seq.n_generated += 1
         seq.req.completion_tokens += 1
-        if token in self.eog and not seq.req.params.ignore_eos:
+        if token in self.eog and (not seq.req.params.ignore_eos or seq.sampler.finished()):
             self.finish(seq, "stop", None, events)
             return
         seq.tokens.append(token)

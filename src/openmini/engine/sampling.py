@@ -76,8 +76,12 @@ class Sampler:
             k = self.p.top_logprobs
             if k > 0:
                 top = _top(x, k)
-                draw.top = [(int(t), float(x[t] - lse)) for t in top]
+                draw.top = [(int(t), float(x[t] - lse)) for t in top if np.isfinite(x[t])]
         return draw
+
+    def finished(self) -> bool:
+        """A processor (a grammar) says the output is complete."""
+        return any(getattr(proc, "finished", _never)() for proc in self.processors)
 
     def accept(self, token: int) -> None:
         self.generated.append(token)
@@ -142,6 +146,10 @@ def _nucleus(ids: np.ndarray, w: np.ndarray, e: np.ndarray, mass: float, top_p: 
         cum = np.cumsum(w)
     cut = min(int(np.searchsorted(cum, top_p * mass)) + 1, order.shape[0])
     return ids[order[:cut]], w[order[:cut]]
+
+
+def _never() -> bool:
+    return False
 
 
 def _logsumexp(x: np.ndarray) -> float:

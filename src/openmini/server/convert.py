@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import TypeVar
 
 from openmini.backends.base import Capabilities
+from openmini.decoding.constraint import Constraint
 from openmini.errors import InvalidRequest, UnsupportedParameter
+from openmini.server.constraints import constraint_of
 from openmini.server.schemas import (
     ChatCompletionRequest,
     CompletionRequest,
@@ -28,7 +30,8 @@ def chat_request(body: ChatCompletionRequest, caps: Capabilities, request_id: st
     messages = tuple(_message(i, m) for i, m in enumerate(body.messages))
     max_tokens = _max_tokens(body.max_tokens, body.max_completion_tokens)
     sampling = sampling_params(body, max_tokens, logprobs, body.top_logprobs or 0, caps)
-    return _request(body, caps, request_id, sampling, messages=messages)
+    constraint = constraint_of(body.response_format, body.structured_outputs)
+    return _request(body, caps, request_id, sampling, messages=messages, constraint=constraint)
 
 
 def completion_request(body: CompletionRequest, caps: Capabilities, request_id: str) -> Request:
@@ -43,7 +46,9 @@ def completion_request(body: CompletionRequest, caps: Capabilities, request_id: 
         raise UnsupportedParameter("best_of", "is only supported when equal to 'n' or 1")
     logprobs = body.logprobs is not None
     sampling = sampling_params(body, body.max_tokens, logprobs, body.logprobs or 0, caps)
-    return _request(body, caps, request_id, sampling, prompt=_prompt(body.prompt))
+    constraint = constraint_of(None, body.structured_outputs)
+    return _request(body, caps, request_id, sampling, prompt=_prompt(body.prompt),
+                    constraint=constraint)
 
 
 def sampling_params(body: GenerationFields, max_tokens: int | None, logprobs: bool,
@@ -71,7 +76,7 @@ def sampling_params(body: GenerationFields, max_tokens: int | None, logprobs: bo
 
 def _request(body: GenerationFields, caps: Capabilities, request_id: str,
              sampling: SamplingParams, messages: tuple[ChatMessage, ...] | None = None,
-             prompt: str | None = None) -> Request:
+             prompt: str | None = None, constraint: Constraint | None = None) -> Request:
     n = body.n or 1
     if n > caps.max_n:
         raise InvalidRequest(f"'n' must be at most {caps.max_n} for this model.", param="n")
@@ -79,7 +84,7 @@ def _request(body: GenerationFields, caps: Capabilities, request_id: str,
         raise InvalidRequest("'stream_options' is only allowed when 'stream' is true.",
                              param="stream_options")
     return Request(model=body.model, messages=messages, prompt=prompt, sampling=sampling, n=n,
-                   priority=body.priority or 0, request_id=request_id)
+                   priority=body.priority or 0, request_id=request_id, constraint=constraint)
 
 
 def _or(value: T | None, default: T) -> T:

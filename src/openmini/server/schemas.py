@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 # as absent; any other value is rejected with a 400 that names the parameter.
 UNSUPPORTED_FIELDS = frozenset({
     # request level
-    "tools", "tool_choice", "functions", "function_call", "response_format",
+    "tools", "tool_choice", "functions", "function_call",
     "parallel_tool_calls", "reasoning_effort", "modalities", "audio", "prediction",
     "web_search_options", "service_tier", "store", "metadata",
     # message level
@@ -61,6 +61,29 @@ StopString = Annotated[str, Field(min_length=1)]
 Bias = Annotated[float, Field(ge=-100, le=100)]
 
 
+class JsonSchemaFormat(WireModel):
+    """OpenAI's `response_format.json_schema` object."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    json_schema: dict[str, Any] | None = Field(default=None, alias="schema")
+    description: str | None = None
+    strict: bool | None = None
+
+
+class ResponseFormat(WireModel):
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JsonSchemaFormat | None = None
+
+
+class StructuredOutputs(WireModel):
+    """vLLM's `structured_outputs`: exactly one of json, regex, choice, grammar (Lark)."""
+
+    json_spec: dict[str, Any] | str | None = Field(default=None, alias="json")
+    regex: str | None = Field(default=None, min_length=1)
+    choice: list[Annotated[str, Field(min_length=1)]] | None = Field(default=None, min_length=1)
+    grammar: str | None = Field(default=None, min_length=1)
+
+
 class GenerationFields(WireModel):
     """Fields shared by chat and text completions."""
 
@@ -82,6 +105,8 @@ class GenerationFields(WireModel):
     user: str | None = None
     priority: int | None = Field(default=None, description="Extension: lower runs first.")
     ignore_eos: bool | None = Field(default=None, description="Extension.")
+    structured_outputs: StructuredOutputs | None = Field(
+        default=None, description="Extension (vLLM): json, regex, choice or grammar.")
 
 
 class ChatCompletionRequest(GenerationFields):
@@ -89,6 +114,7 @@ class ChatCompletionRequest(GenerationFields):
     max_completion_tokens: int | None = Field(default=None, ge=1)
     logprobs: bool | None = None
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    response_format: ResponseFormat | None = None
 
 
 class CompletionRequest(GenerationFields):

@@ -1,0 +1,5 @@
+"""Constrained decoding: constraints compiled once (llguidance), enforced per token as a mask."""
+
+from openmini.decoding.constraint import Constraint
+
+__all__ = ["Constraint"]
