@@ -20,6 +20,9 @@ class EngineConfig:
     # also widens the KV range each decode step scans (unified KV cache): see docs/engine.md.
     prefix_cache_tokens: int = 4096
     max_queue: int = 64  # requests waiting for a sequence; past it, 429
+    # Streamed text is handed to the event loop at most this often per request (the first
+    # token at once). Fewer wake-ups leave the cores to the compute threads.
+    stream_interval_ms: int = 80
 
     def resolved_threads(self) -> int:
         return self.threads or max(1, len(os.sched_getaffinity(0)))

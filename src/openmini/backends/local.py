@@ -52,6 +52,7 @@ class LocalBackend:
             max_queue=config.max_queue,
             prefix_cache_tokens=config.prefix_cache_tokens,
             prefix_cache_entries=n_seq - config.parallel,
+            stream_interval=config.stream_interval_ms / 1000,
         ))
         self._ids = list(dict.fromkeys([config.model if not config.model.endswith(".gguf")
                                         else path.stem, path.stem]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from openmini.engine.model import LlamaModel
@@ -24,8 +25,9 @@ if TYPE_CHECKING:
 
 
 class Emitter:
-    def __init__(self, model: LlamaModel, scheduler: Scheduler):
+    def __init__(self, model: LlamaModel, scheduler: Scheduler, stream_interval: float = 0.0):
         self.model = model
+        self.stream_interval = stream_interval
         self.scheduler = scheduler
         self.eog = model.eog_ids
 
@@ -43,9 +45,9 @@ class Emitter:
             seq.children = []
             self._advance(seq, seq.sampler.sample(row), outbox)
             stats.tokens_generated += 1
+        now = time.monotonic()
         for req, events in outbox.items():
-            if events:
-                req.sink(events)
+            req.deliver(events, now, self.stream_interval)
 
     def _advance(self, seq: Seq, draw: Draw, outbox: dict[EngineRequest, list[Event]]) -> None:
         events = outbox.setdefault(seq.req, [])

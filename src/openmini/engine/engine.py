@@ -39,6 +39,7 @@ class EngineSettings:
     max_queue: int = 64
     prefix_cache_tokens: int = 8192
     prefix_cache_entries: int = 32
+    stream_interval: float = 0.08  # seconds between event hand-overs per request (first: at once)
 
 
 @dataclass(slots=True)
@@ -59,7 +60,7 @@ class Engine:
         pool = SlotPool(model.settings.n_seq_max, self.cache, lambda s: model.seq_rm(s))
         self.scheduler = Scheduler(settings.parallel, pool,
                                    lambda src, dst, n: model.seq_cp(src, dst, 0, n))
-        self.emitter = Emitter(model, self.scheduler)
+        self.emitter = Emitter(model, self.scheduler, settings.stream_interval)
         self.batch = Batch(settings.batch_size)
         self.stats = EngineStats()
         self._commands: queue.SimpleQueue[EngineRequest | None] = queue.SimpleQueue()
@@ -209,7 +210,7 @@ class Engine:
         for seq in list(self.scheduler.running):
             if not seq.req.done:
                 seq.req.done = True
-                seq.req.sink([Failed(error)])
+                seq.req.sink([*seq.req.held, Failed(error)])
             self.scheduler.retire(seq, keep=False)
 
     def _unpend(self, k: int) -> None:

@@ -36,6 +36,18 @@ class EngineRequest:
     open_choices: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
+    held: list[Event] = field(default_factory=list)  # events not yet handed to the sink
+    flushed_at: float = float("-inf")
+
+    def deliver(self, events: list[Event], now: float, interval: float) -> None:
+        """Hand events to the sink at most every `interval` seconds, except the first ones and
+        the last (the request is done): each hand-over wakes the event loop, which competes
+        with the compute threads for the cores."""
+        self.held.extend(events)
+        if self.held and (self.done or now - self.flushed_at >= interval):
+            batch, self.held = self.held, []
+            self.flushed_at = now
+            self.sink(batch)
 
     def sort_key(self) -> tuple[int, float, int]:
         deadline = self.deadline if self.deadline is not None else float("inf")
