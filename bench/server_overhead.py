@@ -94,12 +94,19 @@ def message(i: int) -> list[dict[str, str]]:
     return [{"role": "user", "content": f"Say something short about {SUBJECTS[i % 12]} ({i})."}]
 
 
+def _server_timing(header: str) -> dict[str, float]:
+    """`engine;dur=1.2, total;dur=3.4` -> {"engine": 1.2, "total": 3.4} (ms)."""
+    parts = (p.strip().split(";dur=") for p in header.split(",") if ";dur=" in p)
+    return {name: float(value) for name, value in parts}
+
+
 class Client:
     """Blocking JSON POSTs over one keep-alive connection."""
 
     def __init__(self, server: Server):
         host, port = server.url.removeprefix("http://").split(":")
         self.conn = http.client.HTTPConnection(host, int(port), timeout=600)
+        self.timing: dict[str, float] = {}
 
     def post(self, path: str, body: dict[str, Any]) -> tuple[float, dict[str, Any]]:
         data = json.dumps(body).encode()
@@ -115,6 +122,7 @@ class Client:
                 if attempt:
                     raise
         wall = time.perf_counter() - t0
+        self.timing = _server_timing(resp.getheader("server-timing") or "")
         if resp.status != 200:
             raise RuntimeError(f"HTTP {resp.status}: {raw[:300]!r}")
         return wall, json.loads(raw)
@@ -142,6 +150,7 @@ async def main() -> None:
         http = Client(server)
         served = model_id(server)
         overhead, walls, inproc, mismatched = [], [], [], 0
+        server_side: list[float] = []  # Server-Timing total - engine, measured by the server
         for i in range(a.warmup + a.requests):
             params = dict(max_tokens=1 + i % 8, temperature=0.0)
             body = {"model": served, "messages": message(i), **params}
@@ -158,6 +167,7 @@ async def main() -> None:
                 continue
             mismatched += resp["usage"]["completion_tokens"] != local.usage.completion_tokens
             walls.append(wall * 1000)
+            server_side.append(http.timing["total"] - http.timing["engine"])
             inproc.append(engine * 1000)
             overhead.append((wall - engine) * 1000)
         server.stop()
@@ -184,7 +194,9 @@ async def main() -> None:
             ["openmini HTTP overhead (paired difference)", median(overhead), pct(overhead, 90),
              f"mean {sum(overhead) / len(overhead):.3f}"],
             ["openmini HTTP layer alone (instant stub backend)", median(stub), pct(stub, 90),
-             "same server code, no engine noise"]]
+             "same server code, no engine noise"],
+            ["openmini server-side: total - engine (Server-Timing)", median(server_side),
+             pct(server_side, 90), "the server's own clock; client excluded"]]
     if peer_over:
         rows.append(["llama.cpp server overhead (wall - timings)", median(peer_over),
                      pct(peer_over, 90), "AVX2-only wheel; excludes its tokenisation"])
@@ -193,7 +205,9 @@ async def main() -> None:
     r_om = median(overhead)
     ratios = [["openmini overhead p50 (ms), paired", r_om, verdict(r_om, 1.0, False)],
               ["openmini overhead p50 (ms), stub", median(stub), verdict(median(stub), 1.0,
-                                                                          False)]]
+                                                                          False)],
+              ["openmini overhead p50 (ms), Server-Timing", median(server_side),
+               verdict(median(server_side), 1.0, False)]]
     if peer_over:
         ratios.append(["openmini / llama.cpp server overhead p50",
                        ratio(r_om, median(peer_over)), ""])
@@ -205,6 +219,7 @@ async def main() -> None:
         "overhead_ms": {"p50": r_om, "p90": pct(overhead, 90), "mean":
                         sum(overhead) / len(overhead)},
         "stub_overhead_ms": {"p50": median(stub), "p90": pct(stub, 90)},
+        "server_timing_overhead_ms": {"p50": median(server_side), "p90": pct(server_side, 90)},
         "http_ms": {"p50": median(walls), "p90": pct(walls, 90)},
         "inprocess_ms": {"p50": median(inproc), "p90": pct(inproc, 90)},
         "peer_overhead_ms": {"p50": median(peer_over), "p90": pct(peer_over, 90)}

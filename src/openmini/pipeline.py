@@ -57,6 +57,7 @@ class Choice:
 class Completion:
     choices: list[Choice]
     usage: Usage
+    engine_seconds: float = 0.0
 
     @property
     def text(self) -> str:
@@ -66,7 +67,7 @@ class Completion:
 async def collect(events: AsyncIterator[Event], n: int = 1) -> Completion:
     """Fold a stream into one Completion; a Failed event re-raises its error."""
     choices = [Choice(index=i) for i in range(n)]
-    usage = Usage()
+    usage, engine_seconds = Usage(), 0.0
     async for event in events:
         if isinstance(event, TextDelta):
             choice = choices[event.index]
@@ -78,7 +79,7 @@ async def collect(events: AsyncIterator[Event], n: int = 1) -> Completion:
             choices[event.index].finish_reason = event.finish_reason
             choices[event.index].stop_reason = event.stop_reason
         elif isinstance(event, Done):
-            usage = event.usage
+            usage, engine_seconds = event.usage, event.engine_seconds
         elif isinstance(event, Failed):
             raise event.error
-    return Completion(choices=choices, usage=usage)
+    return Completion(choices=choices, usage=usage, engine_seconds=engine_seconds)

@@ -105,9 +105,11 @@ class ChoiceFinished:
 
 @dataclass(frozen=True, slots=True)
 class Done:
-    """Last event of every stream: the request's usage."""
+    """Last event of every stream: the request's usage, and the seconds the backend spent on
+    it from submission to the end (queueing included)."""
 
     usage: Usage
+    engine_seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

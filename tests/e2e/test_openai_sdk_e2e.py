@@ -150,3 +150,11 @@ def test_bad_input_names_the_parameter(client: openai.OpenAI) -> None:
 
 def test_models_listing(client: openai.OpenAI) -> None:
     assert MODEL in [m.id for m in client.models.list()]
+
+
+def test_server_timing_reports_engine_and_total(base_url: str) -> None:
+    r = httpx.post(f"{base_url}/v1/chat/completions",
+                   json={"model": MODEL, "messages": HELLO, "max_tokens": 3})
+    timing = dict(part.strip().split(";dur=") for part in r.headers["server-timing"].split(","))
+    engine, total = float(timing["engine"]), float(timing["total"])
+    assert 0 < engine <= total  # milliseconds; total - engine is the HTTP layer's share

@@ -95,4 +95,5 @@ class Emitter:
             req.done = True
             if reason != "cancelled":
                 events.append(Done(Usage(len(req.prompt), req.completion_tokens,
-                                         req.cached_tokens)))
+                                         req.cached_tokens),
+                                   engine_seconds=time.monotonic() - req.submitted_at))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -30,6 +31,7 @@ class EngineRequest:
     deadline: float | None = None
     processors: ProcessorFactory | None = None
     arrival: int = field(default_factory=lambda: next(_arrivals))
+    submitted_at: float = field(default_factory=time.monotonic)
     # owned by the engine thread once submitted
     cancelled: bool = False
     done: bool = False

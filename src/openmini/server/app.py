@@ -16,6 +16,7 @@ from openmini.server.auth import ApiKeyMiddleware
 from openmini.server.errors import install_error_handlers
 from openmini.server.metrics import Metrics, MetricsMiddleware
 from openmini.server.routes import chat, completions, health, models
+from openmini.server.timing import ServerTimingMiddleware
 
 
 def create_app(config: ServerConfig, backend: Backend) -> FastAPI:
@@ -41,4 +42,5 @@ def create_app(config: ServerConfig, backend: Backend) -> FastAPI:
         app.add_middleware(ApiKeyMiddleware, api_key=config.api_key)
     routes = [route for router in routers for route in router.routes]
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics, routes=routes)
+    app.add_middleware(ServerTimingMiddleware)  # outermost: times everything below
     return app

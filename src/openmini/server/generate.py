@@ -54,7 +54,8 @@ async def respond(http: HTTPRequest, request: Request, api: Api, stream: bool,
         completion = await run_until_disconnect(http.receive, _collect(events, request.n))
     except ClientDisconnected:
         return Response(status_code=499)
-    return JSONResponse(api.body(completion, meta))
+    timing = f"engine;dur={completion.engine_seconds * 1000:.3f}"
+    return JSONResponse(api.body(completion, meta), headers={"Server-Timing": timing})
 
 
 async def _collect(events: AsyncGenerator[Event, None], n: int) -> Completion:
