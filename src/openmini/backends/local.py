@@ -6,7 +6,6 @@ import asyncio
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +57,7 @@ class LocalBackend:
                                         else path.stem, path.stem]))
         self.capabilities = Capabilities(max_n=config.parallel, context_length=config.ctx_size)
         self._compiler_lock = threading.Lock()
+        self._compiler: Any = None
 
     def model_ids(self) -> list[str]:
         return self._ids
@@ -103,13 +103,15 @@ class LocalBackend:
         finally:
             await stream.aclose()  # type: ignore[attr-defined]
 
-    @cached_property
     def compiler(self) -> Any:
-        """Grammar compiler over this model's vocabulary, built on first use (~1 s for Qwen)."""
+        """Grammar compiler over this model's vocabulary, built once on first use (~1 s for
+        Qwen); concurrent first callers wait for the one build."""
         from openmini.decoding.compiler import GrammarCompiler, tokenizer_for
 
         with self._compiler_lock:
-            return GrammarCompiler(tokenizer_for(self.model.vocab))
+            if self._compiler is None:
+                self._compiler = GrammarCompiler(tokenizer_for(self.model.vocab))
+            return self._compiler
 
     async def _processors(self, request: Request
                           ) -> Callable[[int], Sequence[LogitsProcessor]] | None:
@@ -119,9 +121,11 @@ class LocalBackend:
             return None
         from openmini.decoding.processor import GrammarProcessor
 
-        compiler = await asyncio.to_thread(lambda: self.compiler)
-        matchers = [await asyncio.to_thread(compiler.matcher, constraint)
-                    for _ in range(request.n)]
+        def build() -> list[Any]:  # compiles once (cached); each choice gets its own copy
+            compiler = self.compiler()
+            return [compiler.matcher(constraint) for _ in range(request.n)]
+
+        matchers = await asyncio.to_thread(build)
         n_vocab = self.model.n_vocab
         return lambda index: [GrammarProcessor(matchers[index], n_vocab)]
 
