@@ -127,7 +127,14 @@ def test_overload_gives_429_with_retry_after(base_url: str) -> None:
             await asyncio.gather(*busy, return_exceptions=True)
             return extra
 
+    def drained() -> bool:
+        return running(base_url) == 0 and gauge(base_url, "openmini_queue_depth") == 0
+
     resp = asyncio.run(main())
+    deadline = time.monotonic() + 5  # the cancelled requests leave before the next test runs
+    while not drained() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert drained()
     assert resp.status_code == 429
     assert int(resp.headers["retry-after"]) >= 1
     assert resp.json()["error"]["type"] == "rate_limit_error"
@@ -155,6 +162,7 @@ def test_models_listing(client: openai.OpenAI) -> None:
 def test_server_timing_reports_engine_and_total(base_url: str) -> None:
     r = httpx.post(f"{base_url}/v1/chat/completions",
                    json={"model": MODEL, "messages": HELLO, "max_tokens": 3})
+    assert r.status_code == 200, r.text
     timing = dict(part.strip().split(";dur=") for part in r.headers["server-timing"].split(","))
     engine, total = float(timing["engine"]), float(timing["total"])
     assert 0 < engine <= total  # milliseconds; total - engine is the HTTP layer's share
