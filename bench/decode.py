@@ -57,11 +57,20 @@ async def main() -> None:
     p.add_argument("--fill-cache", action="store_true",
                    help="first fill openmini's prefix cache with unrelated prompts (a server's "
                         "steady state: cached cells widen the KV range every decode attends)")
+    p.add_argument("--prefix-cache-tokens", type=int, default=None,
+                   help="openmini's prefix cache budget (default: the engine's)")
+    p.add_argument("--flash-attn", choices=("auto", "on", "off"), default=None,
+                   help="openmini's flash attention (default: the engine's)")
     a = p.parse_args()
     if a.quick:
         a.tokens, a.rounds = min(a.tokens, 8), min(a.rounds, 2)
     path = model_path(a.model)
-    om = openmini(a.model, a.threads, parallel=1)
+    extra: dict[str, Any] = {}
+    if a.prefix_cache_tokens is not None:
+        extra["prefix_cache_tokens"] = a.prefix_cache_tokens
+    if a.flash_attn is not None:
+        extra["flash_attn"] = a.flash_attn
+    om = openmini(a.model, a.threads, parallel=1, **extra)
     prompt = om.backend.prompt_tokens(om.request(prompt=PROMPT))
     llm = llama_peer(path, a.threads, len(prompt) + a.tokens + 64, a.llama_flash_attn == "on")
     assert llm.tokenize(PROMPT.encode(), add_bos=True, special=True) == prompt, "tokens differ"

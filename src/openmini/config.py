@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+FLASH_ATTN = {"auto": -1, "off": 0, "on": 1}  # llama_flash_attn_type
+
 
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
@@ -23,6 +25,13 @@ class EngineConfig:
     # Streamed text is handed to the event loop at most this often per request (the first
     # token at once). Fewer wake-ups leave the cores to the compute threads.
     stream_interval_ms: int = 80
+    # llama.cpp flash attention: "auto" (llama.cpp decides; on for CPU), "on" or "off".
+    flash_attn: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.flash_attn not in FLASH_ATTN:
+            raise ValueError(f"flash_attn must be one of {', '.join(FLASH_ATTN)}, "
+                             f"not {self.flash_attn!r}")
 
     def resolved_threads(self) -> int:
         return self.threads or max(1, len(os.sched_getaffinity(0)))

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from openmini.backends.base import BackendStats, Capabilities
-from openmini.config import EngineConfig
+from openmini.config import FLASH_ATTN, EngineConfig
 from openmini.engine.chat_template import ChatTemplate
 from openmini.engine.engine import Engine, EngineSettings
 from openmini.engine.model import ContextSettings, LlamaModel
@@ -26,7 +26,8 @@ def context_settings(config: EngineConfig) -> ContextSettings:
     n_ctx = config.parallel * config.ctx_size + config.prefix_cache_tokens
     n_seq = min(MAX_SEQ_IDS, 2 * config.parallel + 16)
     return ContextSettings(n_ctx=n_ctx, n_batch=max(config.batch_size, config.parallel),
-                           n_seq_max=n_seq, threads=config.resolved_threads())
+                           n_seq_max=n_seq, threads=config.resolved_threads(),
+                           flash_attn=FLASH_ATTN[config.flash_attn])
 
 
 class LocalBackend:
@@ -67,10 +68,9 @@ class LocalBackend:
             text = self.template.render([_message_dict(m) for m in request.messages])
             starts_with_bos = bool(self.template.bos_token) and text.startswith(
                 self.template.bos_token)
-            return self.model.tokenize(text, add_special=self.model.add_bos()
-                                       and not starts_with_bos, parse_special=True)
-        return self.model.tokenize(request.prompt or "", add_special=self.model.add_bos(),
-                                   parse_special=True)
+            return self.model.tokenize_prompt(text, add_special=self.model.add_bos()
+                                              and not starts_with_bos)
+        return self.model.tokenize_prompt(request.prompt or "", add_special=self.model.add_bos())
 
     def _budget(self, request: Request, n_prompt: int) -> int:
         limit = self.config.ctx_size

@@ -14,6 +14,7 @@ from pathlib import Path
 import llama_cpp as ll
 import numpy as np
 
+from openmini.engine.tokenizer import SegmentTokenizer
 from openmini.errors import ModelNotFound
 
 _backend_lock = threading.Lock()
@@ -48,6 +49,7 @@ class ContextSettings:
     n_batch: int
     n_seq_max: int
     threads: int
+    flash_attn: int = -1  # llama_flash_attn_type: -1 auto, 0 off, 1 on
 
 
 class LlamaModel:
@@ -75,6 +77,10 @@ class LlamaModel:
         self.eog_ids = frozenset(
             t for t in range(self.n_vocab) if ll.llama_vocab_is_eog(self.vocab, t)
         )
+        self.prompt_tokenizer = SegmentTokenizer(
+            lambda text, add, special: self.tokenize(text, add_special=add,
+                                                     parse_special=special),
+            self._parsed_specials(), self.bos() if self.add_bos() else None)
 
     def _new_context(self, s: ContextSettings) -> ll.llama_context_p:
         cparams = ll.llama_context_default_params()
@@ -86,6 +92,7 @@ class LlamaModel:
         cparams.n_threads_batch = s.threads
         cparams.kv_unified = True  # sequences share prefix cells: prefix cache and n>1 forks
         cparams.no_perf = True
+        cparams.flash_attn_type = s.flash_attn
         ctx = ll.llama_init_from_model(self.model, cparams)
         if not ctx:
             raise RuntimeError(f"llama.cpp could not create a context ({s})")
@@ -105,6 +112,22 @@ class LlamaModel:
             n = ll.llama_tokenize(self.vocab, data, len(data), arr, cap, add_special,
                                   parse_special)
         return list(arr[:n])
+
+    def tokenize_prompt(self, text: str, *, add_special: bool) -> list[int]:
+        """`tokenize(text, add_special, parse_special=True)`, with the plain text between
+        special tokens cached (exact: see engine/tokenizer.py)."""
+        return self.prompt_tokenizer(text, add_special)
+
+    def _parsed_specials(self) -> dict[str, int]:
+        """Tokens llama.cpp splits a text at only when parse_special is on."""
+        parsed = ll.LLAMA_TOKEN_ATTR_CONTROL | ll.LLAMA_TOKEN_ATTR_UNKNOWN
+        out: dict[str, int] = {}
+        for t in range(self.n_vocab):
+            if ll.llama_vocab_get_attr(self.vocab, t) & parsed:
+                text = self.token_text(t)
+                if text:
+                    out.setdefault(text, t)
+        return out
 
     def piece(self, token: int) -> bytes:
         """The bytes a token adds to the output (control tokens add nothing)."""
