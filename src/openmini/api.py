@@ -22,6 +22,7 @@ from typing import Any
 
 from openmini.backends.base import Backend
 from openmini.config import EngineConfig
+from openmini.decoding.bad_words import check_phrases
 from openmini.pipeline import Completion, Pipeline, collect
 from openmini.types import ChatMessage, Event, Request, SamplingParams, TextDelta
 
@@ -53,6 +54,8 @@ class AsyncOpenMini:
         which the request must have started, or it fails with DeadlineExceeded."""
         if "stop" in sampling and isinstance(sampling["stop"], str):
             sampling["stop"] = (sampling["stop"],)
+        if "bad_words" in sampling:
+            sampling["bad_words"] = check_phrases(sampling["bad_words"])
         params = replace(SamplingParams(), **sampling)
         msgs = to_messages(messages) if messages is not None else None
         due = None if deadline is None else time.monotonic() + deadline

@@ -43,6 +43,7 @@ class ServerConfig:
     port: int = 8000
     api_key: str | None = None
     model_cache_dir: str | None = None  # where assembled models are kept
+    tool_call_retries: int = 1  # an invalid tool call is retried this often (non-streaming)
     engine: EngineConfig = field(default_factory=EngineConfig)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from openmini.backends.base import Backend
 from openmini.errors import ModelNotFound
@@ -20,13 +21,18 @@ from openmini.types import (
     Request,
     TextDelta,
     TokenLogprob,
+    ToolCallDelta,
     Usage,
 )
 
+if TYPE_CHECKING:
+    from openmini.tools.calls import ToolCall
+
 
 class Pipeline:
-    def __init__(self, backend: Backend):
+    def __init__(self, backend: Backend, tool_call_retries: int = 1):
         self.backend = backend
+        self.tool_call_retries = tool_call_retries
 
     def resolve_model(self, model: str) -> None:
         if model not in self.backend.model_ids():
@@ -35,7 +41,13 @@ class Pipeline:
     async def run(self, request: Request) -> AsyncIterator[Event]:
         """Yield the request's events. Closing this iterator cancels the request."""
         self.resolve_model(request.model)
-        stream = self.backend.generate(request)
+        if request.tools:
+            from openmini.tools.stage import run_with_tools
+
+            stream = run_with_tools(request, self.backend.generate, request.stream,
+                                    self.tool_call_retries)
+        else:
+            stream = self.backend.generate(request)
         try:
             async for event in stream:
                 yield event
@@ -51,6 +63,13 @@ class Choice:
     logprobs: list[TokenLogprob] | None = None
     finish_reason: FinishReason | None = None
     stop_reason: str | int | None = None
+    tool_deltas: list[ToolCallDelta] = field(default_factory=list)
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        from openmini.tools.stage import calls_of
+
+        return calls_of(self.tool_deltas)
 
 
 @dataclass(slots=True)
@@ -75,6 +94,8 @@ async def collect(events: AsyncIterator[Event], n: int = 1) -> Completion:
             choice.token_ids.extend(event.token_ids)
             if event.logprobs is not None:
                 choice.logprobs = (choice.logprobs or []) + list(event.logprobs)
+        elif isinstance(event, ToolCallDelta):
+            choices[event.index].tool_deltas.append(event)
         elif isinstance(event, ChoiceFinished):
             choices[event.index].finish_reason = event.finish_reason
             choices[event.index].stop_reason = event.stop_reason

@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from openmini.decoding.constraint import Constraint
+    from openmini.tools.calls import ToolCall
+    from openmini.tools.spec import ToolChoice, ToolSpec
 
 Role = Literal["system", "user", "assistant", "tool", "developer"]
-FinishReason = Literal["stop", "length", "cancelled", "error"]
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "cancelled", "error"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +22,8 @@ class ChatMessage:
     role: Role
     content: str
     name: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()  # an assistant turn's calls
+    tool_call_id: str | None = None  # a tool turn: the call it answers
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +44,7 @@ class SamplingParams:
     logprobs: bool = False
     top_logprobs: int = 0
     ignore_eos: bool = False
+    bad_words: tuple[str, ...] = ()  # phrases that never appear in the output (backtracking)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +63,10 @@ class Request:
     deadline: float | None = None  # time.monotonic() by which it must be admitted
     request_id: str = ""
     constraint: Constraint | None = None  # enforced on the output while it is generated
+    tools: tuple[ToolSpec, ...] = ()  # functions the model may call
+    tool_choice: ToolChoice | None = None  # None: "auto" when there are tools
+    parallel_tool_calls: bool = True
+    stream: bool = False  # the caller consumes events as they come (no whole-attempt retry)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +106,18 @@ class TextDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """Part of a tool call of one choice, OpenAI's streaming shape: the first delta of call
+    `call_index` carries its id and name, later ones argument fragments."""
+
+    index: int
+    call_index: int
+    arguments: str = ""
+    id: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ChoiceFinished:
     index: int
     finish_reason: FinishReason
@@ -119,4 +140,4 @@ class Failed:
     error: Exception
 
 
-Event = TextDelta | ChoiceFinished | Done | Failed
+Event = TextDelta | ToolCallDelta | ChoiceFinished | Done | Failed

@@ -49,7 +49,7 @@ async def test_chat_content_parts_and_roles(client, backend):
         {"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}],
          "name": "bob"},
         {"role": "assistant", "content": None},
-        {"role": "tool", "content": "result"},
+        {"role": "tool", "content": "result", "tool_call_id": "call_1"},
     ]
     r = await client.post(CHAT, json={"model": "fake", "messages": messages})
     assert r.status_code == 200, r.text

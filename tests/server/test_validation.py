@@ -29,8 +29,8 @@ async def test_unknown_nested_param(client):
 
 
 @pytest.mark.parametrize(("field", "value"), [
-    ("tools", [{"type": "function", "function": {"name": "f"}}]),
-    ("tool_choice", "auto"),
+    ("functions", [{"name": "f"}]),
+    ("function_call", "auto"),
     ("reasoning_effort", "low"),
     ("store", False),
 ])
@@ -42,8 +42,9 @@ async def test_unsupported_params(client, field, value):
 
 
 async def test_unsupported_wins_over_unknown(client):
-    error = error_of(await client.post(CHAT, json={**HELLO, "zzz": 1, "tools": [], "audio": {}}))
-    assert error["param"] == "tools"
+    error = error_of(await client.post(CHAT, json={**HELLO, "zzz": 1, "functions": [],
+                                                   "audio": {}}))
+    assert error["param"] == "functions"
     assert "audio" in error["message"]
 
 
@@ -55,9 +56,9 @@ async def test_null_unsupported_is_absent(client):
 
 
 async def test_message_level_unsupported(client):
-    messages = [{"role": "assistant", "content": "x", "tool_calls": [{"id": "1"}]}]
+    messages = [{"role": "assistant", "content": "x", "refusal": "no"}]
     error = error_of(await client.post(CHAT, json={"model": "fake", "messages": messages}))
-    assert error["param"] == "messages.0.tool_calls"
+    assert error["param"] == "messages.0.refusal"
     assert "not supported" in error["message"]
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openmini.backends.base import BackendStats, Capabilities
 from openmini.config import FLASH_ATTN, EngineConfig
@@ -16,7 +17,11 @@ from openmini.engine.engine import Engine, EngineSettings
 from openmini.engine.model import ContextSettings, LlamaModel
 from openmini.engine.sampling import LogitsProcessor
 from openmini.errors import ContextLengthExceeded, InvalidRequest
-from openmini.types import Event, Request
+from openmini.types import ChatMessage, Event, Request
+
+if TYPE_CHECKING:
+    from openmini.decoding.constraint import Constraint
+    from openmini.tools.grammar import CallFormat
 
 MAX_SEQ_IDS = 256  # llama.cpp's LLAMA_MAX_SEQ
 
@@ -65,7 +70,8 @@ class LocalBackend:
 
     def prompt_tokens(self, request: Request) -> list[int]:
         if request.messages is not None:
-            text = self.template.render([_message_dict(m) for m in request.messages])
+            text = self.template.render([_message_dict(m) for m in request.messages],
+                                        tools=_tools_dicts(request))
             starts_with_bos = bool(self.template.bos_token) and text.startswith(
                 self.template.bos_token)
             return self.model.tokenize_prompt(text, add_special=self.model.add_bos()
@@ -116,7 +122,7 @@ class LocalBackend:
     async def _processors(self, request: Request
                           ) -> Callable[[int], Sequence[LogitsProcessor]] | None:
         """Per-choice logits processors: the constraint's grammar, compiled once (cached)."""
-        constraint = request.constraint
+        constraint = self._constraint(request)
         if constraint is None:
             return None
         from openmini.decoding.processor import GrammarProcessor
@@ -128,6 +134,20 @@ class LocalBackend:
         matchers = await asyncio.to_thread(build)
         n_vocab = self.model.n_vocab
         return lambda index: [GrammarProcessor(matchers[index], n_vocab)]
+
+    def _constraint(self, request: Request) -> Constraint | None:
+        if request.tool_choice is None:
+            return request.constraint
+        from openmini.tools.grammar import tool_constraint
+
+        return tool_constraint(request.tools, request.tool_choice, request.parallel_tool_calls,
+                               self._call_format())
+
+    def _call_format(self) -> CallFormat:
+        from openmini.tools.grammar import CLOSE, OPEN, CallFormat
+
+        ids = self.model.tokenize(OPEN + CLOSE, add_special=False, parse_special=True)
+        return CallFormat(ids[0], ids[1]) if len(ids) == 2 else CallFormat()
 
     def stats(self) -> BackendStats:
         s, cache = self.engine.stats, self.engine.cache
@@ -142,11 +162,32 @@ class LocalBackend:
             self.model.close()
 
 
-def _message_dict(message: object) -> dict[str, object]:
-    role = getattr(message, "role", "user")
+def _message_dict(message: ChatMessage) -> dict[str, object]:
+    """A message as Hugging Face chat templates take it (call arguments as objects)."""
+    role = message.role
     out: dict[str, object] = {"role": "system" if role == "developer" else role,
-                              "content": getattr(message, "content", "")}
-    name = getattr(message, "name", None)
-    if name:
-        out["name"] = name
+                              "content": message.content}
+    if message.name:
+        out["name"] = message.name
+    if message.tool_calls:
+        out["tool_calls"] = [{"id": c.id, "type": "function", "function": {
+            "name": c.name, "arguments": _arguments_object(c.arguments)}}
+            for c in message.tool_calls]
+    if message.tool_call_id:
+        out["tool_call_id"] = message.tool_call_id
     return out
+
+
+def _arguments_object(arguments: str) -> object:
+    try:
+        return json.loads(arguments)
+    except json.JSONDecodeError:
+        return arguments  # rendered as the string it is
+
+
+def _tools_dicts(request: Request) -> list[dict[str, object]] | None:
+    if not request.tools:
+        return None
+    return [{"type": "function", "function": {"name": t.name, "description": t.description,
+                                              "parameters": t.parameters}}
+            for t in request.tools]

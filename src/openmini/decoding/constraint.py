@@ -30,7 +30,7 @@ class Constraint:
 
     @staticmethod
     def json_schema(schema: Any, param: str) -> Constraint:
-        return Constraint("json_schema", json.dumps(schema, sort_keys=True), param)
+        return Constraint("json_schema", json.dumps(schema), param)  # key order = generation order
 
     @staticmethod
     def json_object(param: str) -> Constraint:
@@ -86,3 +86,4 @@ GRAMMARS.register("grammar", _grammar)
 
 def grammar_of(constraint: Constraint) -> str:
     return GRAMMARS.create(constraint.kind, constraint.spec)
+GRAMMARS.register("tool_calls", "openmini.tools.grammar:build")

@@ -29,6 +29,12 @@ class GrammarProcessor:
         if not self.matcher.consume_token(token):
             raise RuntimeError(f"grammar rejected token {token}: {self.matcher.get_error()}")
 
+    def rollback(self, n: int) -> None:
+        """Forget the last n accepted tokens (bad_words backtracking)."""
+        if n and not self.matcher.rollback(n):
+            raise RuntimeError(f"grammar could not roll back {n} tokens: "
+                               f"{self.matcher.get_error()}")
+
     def finished(self) -> bool:
         """The grammar is complete: nothing but end-of-sequence may follow."""
         return bool(self.matcher.is_stopped())

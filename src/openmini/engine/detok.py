@@ -17,6 +17,13 @@ class IncrementalText:
     def flush(self) -> str:
         return self._decoder.decode(b"", final=True)
 
+    def getstate(self) -> tuple[bytes, int]:
+        """The bytes of a character not yet complete (for backtracking)."""
+        return self._decoder.getstate()
+
+    def setstate(self, state: tuple[bytes, int]) -> None:
+        self._decoder.setstate(state)
+
 
 class StopMatcher:
     """Finds stop strings across token boundaries. Text that could still be the start of a stop

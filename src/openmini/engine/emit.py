@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from openmini.decoding.bad_words import Held
+from openmini.engine.backtrack import MAX_BACKTRACKS, backtrack, dead_end_position
 from openmini.engine.model import LlamaModel
-from openmini.engine.sampling import Draw
+from openmini.engine.sampling import NO_TOKEN, Draw
 from openmini.engine.scheduler import Scheduler
 from openmini.engine.sequence import EngineRequest, Seq
 from openmini.types import (
@@ -25,11 +27,13 @@ if TYPE_CHECKING:
 
 
 class Emitter:
-    def __init__(self, model: LlamaModel, scheduler: Scheduler, stream_interval: float = 0.0):
+    def __init__(self, model: LlamaModel, scheduler: Scheduler, stream_interval: float = 0.0,
+                 max_backtracks: int = MAX_BACKTRACKS):
         self.model = model
         self.stream_interval = stream_interval
         self.scheduler = scheduler
         self.eog = model.eog_ids
+        self.max_backtracks = max_backtracks
 
     def sample_all(self, stats: EngineStats) -> None:
         outbox: dict[EngineRequest, list[Event]] = {}
@@ -40,18 +44,22 @@ class Emitter:
             for child in seq.children:  # n > 1: children share the prompt cells and logits
                 self.model.seq_cp(seq.seq_id, child.seq_id, 0, seq.n_past)
                 child.n_past, child.waiting_fork = seq.n_past, False
-                self._advance(child, child.sampler.sample(row.copy()), outbox)
+                self._advance(child, child.sampler.sample(row.copy()), outbox, stats)
                 stats.tokens_generated += 1
             seq.children = []
-            self._advance(seq, seq.sampler.sample(row), outbox)
+            self._advance(seq, seq.sampler.sample(row), outbox, stats)
             stats.tokens_generated += 1
         now = time.monotonic()
         for req, events in outbox.items():
             req.deliver(events, now, self.stream_interval)
 
-    def _advance(self, seq: Seq, draw: Draw, outbox: dict[EngineRequest, list[Event]]) -> None:
+    def _advance(self, seq: Seq, draw: Draw, outbox: dict[EngineRequest, list[Event]],
+                 stats: EngineStats) -> None:
         events = outbox.setdefault(seq.req, [])
         token = draw.token
+        if token == NO_TOKEN:  # every candidate here is banned: back up one more token
+            self._backtrack(seq, dead_end_position(seq), events, stats)
+            return
         seq.sampler.accept(token)
         seq.n_generated += 1
         seq.req.completion_tokens += 1
@@ -60,13 +68,47 @@ class Emitter:
             return
         seq.tokens.append(token)
         piece = self.model.piece(token)
-        text, matched = seq.stops.push(seq.text.push(piece))
         logprobs = self._logprobs(draw, piece) if draw.logprob is not None else None
-        events.append(TextDelta(seq.index, text, (token,), logprobs))
+        if seq.guard is None:
+            matched = self._emit(seq, token, seq.text.push(piece), logprobs, events)
+        else:
+            state = seq.text.getstate()
+            text = seq.text.push(piece)
+            partial = bool(seq.text.getstate()[0])
+            hit = seq.guard.push(Held(token, text, logprobs, partial, state))
+            if hit is not None:  # a banned phrase just completed
+                self._backtrack(seq, hit, events, stats)
+                return
+            matched = self._release(seq, seq.guard.release(), events)
         if matched is not None:
             self.finish(seq, "stop", matched, events)
         elif seq.n_generated >= seq.req.max_tokens:
             self.finish(seq, "length", None, events)
+
+    def _emit(self, seq: Seq, token: int, text: str, logprobs: tuple[TokenLogprob, ...] | None,
+              events: list[Event]) -> str | None:
+        """One token's text through the stop strings; returns the stop string it completed."""
+        text, matched = seq.stops.push(text)
+        events.append(TextDelta(seq.index, text, (token,), logprobs))
+        return matched
+
+    def _release(self, seq: Seq, held: list[Held], events: list[Event]) -> str | None:
+        for entry in held:
+            matched = self._emit(seq, entry.token, entry.text, entry.logprobs, events)
+            if matched is not None:
+                return matched
+        return None
+
+    def _backtrack(self, seq: Seq, position: int | None, events: list[Event],
+                   stats: EngineStats) -> None:
+        dropped = None
+        if position is not None:
+            dropped = backtrack(seq, self.model, position, self.max_backtracks)
+        if dropped is None:  # no way around the banned phrases left: end this choice
+            self.finish(seq, "content_filter", None, events)
+            return
+        stats.backtracks += 1
+        stats.tokens_backtracked += dropped
 
     def _logprobs(self, draw: Draw, piece: bytes) -> tuple[TokenLogprob, ...]:
         top = tuple(
@@ -83,11 +125,9 @@ class Emitter:
         """Close one choice; the last choice of a request closes the request with its usage."""
         req = seq.req
         if reason != "cancelled":
-            tail, _ = seq.stops.push(seq.text.flush())
             if stop is None:
-                tail += seq.stops.flush()
-            if tail:
-                events.append(TextDelta(seq.index, tail))
+                stop = self._drain(seq, events)
+                reason = "stop" if stop is not None else reason
             events.append(ChoiceFinished(seq.index, reason, stop))
         self.scheduler.retire(seq)
         req.open_choices -= 1
@@ -97,3 +137,15 @@ class Emitter:
                 events.append(Done(Usage(len(req.prompt), req.completion_tokens,
                                          req.cached_tokens),
                                    engine_seconds=time.monotonic() - req.submitted_at))
+
+    def _drain(self, seq: Seq, events: list[Event]) -> str | None:
+        """The choice ends: release what is held back (tokens the bad_words guard kept, a
+        partial character, a partial stop string); returns a stop string found in it."""
+        matched = self._release(seq, seq.guard.flush() if seq.guard else [], events)
+        if matched is None:
+            tail, matched = seq.stops.push(seq.text.flush())
+            if matched is None:
+                tail += seq.stops.flush()
+            if tail:
+                events.append(TextDelta(seq.index, tail))
+        return matched

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import llama_cpp as ll
 
+from openmini.decoding.bad_words import PhraseGuard
+from openmini.engine.backtrack import MAX_BACKTRACKS
 from openmini.engine.batch import Batch
 from openmini.engine.detok import StopMatcher
 from openmini.engine.emit import Emitter
@@ -40,6 +42,7 @@ class EngineSettings:
     prefix_cache_tokens: int = 8192
     prefix_cache_entries: int = 32
     stream_interval: float = 0.08  # seconds between event hand-overs per request (first: at once)
+    max_backtracks: int = MAX_BACKTRACKS  # bad_words backtracks per sequence
 
 
 @dataclass(slots=True)
@@ -48,8 +51,10 @@ class EngineStats:
     running: int = 0
     last_batch_tokens: int = 0
     last_batch_seqs: int = 0
-    tokens_generated: int = 0
+    tokens_generated: int = 0  # every token sampled, backtracked ones included
     steps: int = 0
+    backtracks: int = 0  # bad_words: rewinds to resample past a banned phrase
+    tokens_backtracked: int = 0  # tokens generated and then dropped by those rewinds
 
 
 class Engine:
@@ -60,7 +65,8 @@ class Engine:
         pool = SlotPool(model.settings.n_seq_max, self.cache, lambda s: model.seq_rm(s))
         self.scheduler = Scheduler(settings.parallel, pool,
                                    lambda src, dst, n: model.seq_cp(src, dst, 0, n))
-        self.emitter = Emitter(model, self.scheduler, settings.stream_interval)
+        self.emitter = Emitter(model, self.scheduler, settings.stream_interval,
+                               settings.max_backtracks)
         self.batch = Batch(settings.batch_size)
         self.stats = EngineStats()
         self._commands: queue.SimpleQueue[EngineRequest | None] = queue.SimpleQueue()
@@ -168,8 +174,9 @@ class Engine:
         seed = None if req.params.seed is None else req.params.seed + index
         procs = req.processors(index) if req.processors else ()
         sampler = Sampler(req.params, self.model.n_vocab, req.prompt, procs, seed)
+        guard = PhraseGuard(req.params.bad_words) if req.params.bad_words else None
         return Seq(req=req, index=index, seq_id=seq_id, tokens=list(req.prompt),
-                   sampler=sampler, stops=StopMatcher(req.params.stop))
+                   sampler=sampler, stops=StopMatcher(req.params.stop), guard=guard)
 
     def _fill_batch(self) -> None:
         batch, sched = self.batch, self.scheduler

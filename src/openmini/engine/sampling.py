@@ -22,8 +22,15 @@ from openmini.types import SamplingParams
 _TAIL = 1e-9
 
 
+# What `Sampler.sample` returns when bans left no token to choose (a dead end: backtrack).
+NO_TOKEN = -1
+
+
 class LogitsProcessor(Protocol):
-    """The slot later stages plug into: change the logits in place, then see the chosen token."""
+    """The slot later stages plug into: change the logits in place, then see the chosen token.
+
+    Optional methods, looked up with getattr: `finished() -> bool` (the output is complete)
+    and `rollback(n)` (forget the last n accepted tokens; needed for bad_words backtracking)."""
 
     def process(self, generated: Sequence[int], logits: np.ndarray) -> None: ...
 
@@ -59,6 +66,7 @@ class Sampler:
         self._penalize = (params.frequency_penalty != 0.0 or params.presence_penalty != 0.0
                           or params.repetition_penalty != 1.0)
         self._want_logprobs = params.logprobs or params.top_logprobs > 0
+        self._bans: dict[int, set[int]] = {}  # generated position -> tokens excluded there
 
     def sample(self, logits: np.ndarray) -> Draw:
         x = logits  # llama.cpp's row for this step; modified in place
@@ -68,6 +76,8 @@ class Sampler:
             self._apply_penalties(x)
         for proc in self.processors:
             proc.process(self.generated, x)
+        if self._bans and self._apply_bans(x):
+            return Draw(NO_TOKEN)
         lse = _logsumexp(x) if self._want_logprobs else 0.0
         token = self._choose(x)
         draw = Draw(token)
@@ -88,6 +98,40 @@ class Sampler:
         self._counts[token] = self._counts.get(token, 0) + 1
         for proc in self.processors:
             proc.accept(token)
+
+    # --- backtracking (bad_words) ----------------------------------------------------------
+
+    def ban(self, position: int, token: int) -> None:
+        """Exclude `token` at generated `position` while the tokens before it stay the same."""
+        self._bans.setdefault(position, set()).add(token)
+
+    def can_rollback(self) -> bool:
+        return all(hasattr(proc, "rollback") for proc in self.processors)
+
+    def rollback(self, n: int) -> None:
+        """Forget the last n accepted tokens: penalty counts, processors (grammar state), and
+        the bans past the new end (they were made for a prefix that no longer exists)."""
+        if n <= 0:
+            return
+        for token in self.generated[-n:]:
+            left = self._counts[token] - 1
+            if left:
+                self._counts[token] = left
+            else:
+                del self._counts[token]
+        del self.generated[-n:]
+        for proc in self.processors:
+            proc.rollback(n)  # type: ignore[attr-defined]
+        end = len(self.generated)
+        self._bans = {pos: toks for pos, toks in self._bans.items() if pos <= end}
+
+    def _apply_bans(self, x: np.ndarray) -> bool:
+        """Mask this position's banned tokens; True when nothing is left to choose."""
+        banned = self._bans.get(len(self.generated))
+        if not banned:
+            return False
+        x[np.fromiter(banned, dtype=np.int64, count=len(banned))] = -np.inf
+        return not bool(np.isfinite(x.max()))
 
     def _apply_penalties(self, x: np.ndarray) -> None:
         p = self.p

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from openmini.decoding.bad_words import PhraseGuard
 from openmini.engine.detok import IncrementalText, StopMatcher
 from openmini.engine.sampling import LogitsProcessor, Sampler
 from openmini.types import Event, SamplingParams
@@ -75,6 +76,8 @@ class Seq:
     batch_index: int = -1  # row of this step's logits, -1 when none
     text: IncrementalText = field(default_factory=IncrementalText)
     stops: StopMatcher = field(default_factory=lambda: StopMatcher(()))
+    guard: PhraseGuard | None = None  # bad_words: holds text back, says where to backtrack
+    backtracks: int = 0
 
     @property
     def prompt_len(self) -> int:

@@ -29,7 +29,7 @@ def create_app(config: ServerConfig, backend: Backend) -> FastAPI:
 
     app = FastAPI(title="openmini", version=openmini.__version__, lifespan=lifespan)
     app.state.config = config
-    app.state.pipeline = Pipeline(backend)
+    app.state.pipeline = Pipeline(backend, config.tool_call_retries)
     app.state.metrics = Metrics(backend)
     app.state.started = int(time.time())
     routers = [m.router for m in (chat, completions, models, health)]

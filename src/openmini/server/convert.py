@@ -3,9 +3,11 @@ pydantic cannot express (aliases, capability limits, parameters accepted only as
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TypeVar
 
 from openmini.backends.base import Capabilities
+from openmini.decoding.bad_words import check_phrases
 from openmini.decoding.constraint import Constraint
 from openmini.errors import InvalidRequest, UnsupportedParameter
 from openmini.server.constraints import constraint_of
@@ -15,6 +17,7 @@ from openmini.server.schemas import (
     GenerationFields,
     MessageIn,
 )
+from openmini.server.tool_convert import message_tool_calls, tool_call_id, tools_of
 from openmini.types import ChatMessage, Request, SamplingParams
 
 T = TypeVar("T")
@@ -31,7 +34,13 @@ def chat_request(body: ChatCompletionRequest, caps: Capabilities, request_id: st
     max_tokens = _max_tokens(body.max_tokens, body.max_completion_tokens)
     sampling = sampling_params(body, max_tokens, logprobs, body.top_logprobs or 0, caps)
     constraint = constraint_of(body.response_format, body.structured_outputs)
-    return _request(body, caps, request_id, sampling, messages=messages, constraint=constraint)
+    tools, tool_choice = tools_of(body)
+    request = _request(body, caps, request_id, sampling, messages=messages,
+                       constraint=constraint)
+    if not tools and tool_choice is None:
+        return request
+    return replace(request, tools=tools, tool_choice=tool_choice,
+                   parallel_tool_calls=body.parallel_tool_calls is not False)
 
 
 def completion_request(body: CompletionRequest, caps: Capabilities, request_id: str) -> Request:
@@ -71,6 +80,7 @@ def sampling_params(body: GenerationFields, max_tokens: int | None, logprobs: bo
         logprobs=logprobs,
         top_logprobs=top_logprobs,
         ignore_eos=bool(body.ignore_eos),
+        bad_words=check_phrases(body.bad_words),
     )
 
 
@@ -84,7 +94,8 @@ def _request(body: GenerationFields, caps: Capabilities, request_id: str,
         raise InvalidRequest("'stream_options' is only allowed when 'stream' is true.",
                              param="stream_options")
     return Request(model=body.model, messages=messages, prompt=prompt, sampling=sampling, n=n,
-                   priority=body.priority or 0, request_id=request_id, constraint=constraint)
+                   priority=body.priority or 0, request_id=request_id, constraint=constraint,
+                   stream=bool(body.stream))
 
 
 def _or(value: T | None, default: T) -> T:
@@ -108,7 +119,9 @@ def _message(i: int, message: MessageIn) -> ChatMessage:
     elif not isinstance(content, str):
         content = "\n".join(_part_text(i, j, part.type, part.text, part.model_extra)
                             for j, part in enumerate(content))
-    return ChatMessage(role=message.role, content=content, name=message.name)
+    return ChatMessage(role=message.role, content=content, name=message.name,
+                       tool_calls=message_tool_calls(i, message),
+                       tool_call_id=tool_call_id(i, message))
 
 
 def _part_text(i: int, j: int, kind: str, text: str | None, extra: dict | None) -> str:

@@ -11,7 +11,7 @@ from openmini.server.logprobs import chat_logprobs, completion_logprobs
 from openmini.types import Usage
 
 # Internal finish reasons a client may see; the rest ("error", "cancelled") become errors.
-PUBLIC_FINISH_REASONS = frozenset({"stop", "length"})
+PUBLIC_FINISH_REASONS = frozenset({"stop", "length", "tool_calls", "content_filter"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +51,16 @@ def chat_body(completion: Completion, meta: ResponseMeta) -> dict[str, Any]:
 
 
 def _chat_choice(choice: Choice) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": choice.text}
+    if choice.tool_deltas:
+        message["content"] = choice.text or None
+        message["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name,
+                                                          "arguments": c.arguments}}
+            for c in choice.tool_calls]
     return {
         "index": choice.index,
-        "message": {"role": "assistant", "content": choice.text},
+        "message": message,
         "logprobs": None if choice.logprobs is None else chat_logprobs(choice.logprobs),
         "finish_reason": public_finish_reason(choice.finish_reason),
         "stop_reason": choice.stop_reason,

@@ -14,11 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 # as absent; any other value is rejected with a 400 that names the parameter.
 UNSUPPORTED_FIELDS = frozenset({
     # request level
-    "tools", "tool_choice", "functions", "function_call",
-    "parallel_tool_calls", "reasoning_effort", "modalities", "audio", "prediction",
+    "functions", "function_call", "reasoning_effort", "modalities", "audio", "prediction",
     "web_search_options", "service_tier", "store", "metadata",
     # message level
-    "tool_calls", "tool_call_id", "refusal",
+    "refusal",
 })
 
 
@@ -51,6 +50,8 @@ class MessageIn(WireModel):
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[ContentPart] | None = None
     name: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None  # checked in convert (assistant only)
+    tool_call_id: str | None = None  # required on tool messages
 
 
 class StreamOptions(WireModel):
@@ -107,6 +108,8 @@ class GenerationFields(WireModel):
     ignore_eos: bool | None = Field(default=None, description="Extension.")
     structured_outputs: StructuredOutputs | None = Field(
         default=None, description="Extension (vLLM): json, regex, choice or grammar.")
+    bad_words: list[str] | None = Field(
+        default=None, description="Extension (vLLM): phrases that never appear in the output.")
 
 
 class ChatCompletionRequest(GenerationFields):
@@ -115,6 +118,9 @@ class ChatCompletionRequest(GenerationFields):
     logprobs: bool | None = None
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
     response_format: ResponseFormat | None = None
+    tools: list[Any] | None = None  # checked in tools/spec.py: 400s name tools[i]...
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
 
 
 class CompletionRequest(GenerationFields):

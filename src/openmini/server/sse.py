@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from openmini.server.errors import error_envelope
 from openmini.server.logprobs import chat_logprobs, completion_logprobs
 from openmini.server.responses import ResponseMeta, public_finish_reason, usage_dict
-from openmini.types import ChoiceFinished, Done, Event, Failed, TextDelta
+from openmini.types import ChoiceFinished, Done, Event, Failed, TextDelta, ToolCallDelta
 
 try:  # optional speed-up
     import orjson
@@ -90,7 +90,7 @@ class SSEEncoder:
     def __init__(self, meta: ResponseMeta, fmt: ChunkFormat, n: int, include_usage: bool):
         self.meta, self.fmt, self.n, self.include_usage = meta, fmt, n, include_usage
         self._handlers: dict[type, Callable[[Any], bytes | None]] = {
-            TextDelta: self._text, ChoiceFinished: self._finished,
+            TextDelta: self._text, ToolCallDelta: self._tool_call, ChoiceFinished: self._finished,
             Done: self._done, Failed: self._failed,
         }
 
@@ -129,6 +129,15 @@ class SSEEncoder:
         if not event.text and event.logprobs is None:
             return None
         return self._chunk([self.fmt.delta(event)])
+
+    def _tool_call(self, event: ToolCallDelta) -> bytes:
+        call: dict[str, Any] = {"index": event.call_index,
+                                "function": {"arguments": event.arguments}}
+        if event.id is not None:
+            call = {"index": event.call_index, "id": event.id, "type": "function",
+                    "function": {"name": event.name, "arguments": event.arguments}}
+        return self._chunk([{"index": event.index, "delta": {"tool_calls": [call]},
+                             "logprobs": None, "finish_reason": None}])
 
     def _finished(self, event: ChoiceFinished) -> bytes:
         reason = public_finish_reason(event.finish_reason)

@@ -1,0 +1,99 @@
+"""The grammar a local model's tool calls are generated under (hermes format, llguidance lark).
+
+A call can only name a declared function, and its arguments can only be JSON that fits that
+function's schema; `tool_choice` decides whether text may come first (`auto`), whether a call
+is required, and `parallel_tool_calls` whether more than one may follow.
+
+When `<tool_call>`/`</tool_call>` are single special tokens in the vocabulary (Qwen2.5) they are
+named by id, and free text can never produce them by accident. Otherwise the tags are plain
+text and the call is found with a lazy head (`TEXT "<tool_call>"`): the grammar lets anything
+through until the tag is written, then enforces the call.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from openmini.decoding.constraint import JSON_STYLE, Constraint
+from openmini.tools.spec import ToolChoice, ToolSpec
+
+OPEN, CLOSE = "<tool_call>", "</tool_call>"
+
+
+@dataclass(frozen=True, slots=True)
+class CallFormat:
+    """How the tags are spelled for one vocabulary: token ids, or None for plain text."""
+
+    open_id: int | None = None
+    close_id: int | None = None
+
+    @property
+    def special(self) -> bool:
+        return self.open_id is not None and self.close_id is not None
+
+
+def call_schema(specs: Sequence[ToolSpec]) -> dict[str, Any]:
+    """`{"name": <one of the tools>, "arguments": <that tool's schema>}`."""
+    options = [{
+        "type": "object",
+        "properties": {"name": {"const": spec.name}, "arguments": spec.parameters},
+        "required": ["name", "arguments"],
+        "additionalProperties": False,
+    } for spec in specs]
+    schema = options[0] if len(options) == 1 else {"anyOf": options}
+    return {**schema, "x-guidance": JSON_STYLE}
+
+
+def tool_constraint(specs: Sequence[ToolSpec], choice: ToolChoice, parallel: bool,
+                    fmt: CallFormat) -> Constraint:
+    """The constraint for a request with tools; `choice.mode == "none"` allows text only."""
+    allowed = choice.allowed(specs)
+    spec = {
+        "schema": call_schema(allowed) if allowed else None,
+        "text_first": not choice.call_required,
+        "parallel": parallel,
+        "open": fmt.open_id,
+        "close": fmt.close_id,
+    }
+    return Constraint("tool_calls", json.dumps(spec), "tools")  # keep key order
+
+
+def build(spec_text: str) -> str:
+    """Lark for a `tool_calls` constraint (registered in decoding.constraint.GRAMMARS)."""
+    spec = json.loads(spec_text)
+    if spec["schema"] is None:  # tool_choice none: text, and never a call tag
+        return "%llguidance {}\nstart: TEXT\nTEXT: /[^\\x00]*/\n"
+    body = f"json_body: %json {json.dumps(spec['schema'])}\n"
+    if spec["open"] is not None:
+        return _special_tags(spec, body)
+    return _text_tags(spec, body)
+
+
+# Text that does not open like a call written as text (a `{` or a code fence): a model that
+# means to call must use the tag, so its arguments are constrained (auto mode).
+PROSE = "/[^{`\\x00][^\\x00]*/"
+
+
+def _special_tags(spec: dict[str, Any], body: str) -> str:
+    many = 'tool_call ("\\n" tool_call)*' if spec["parallel"] else "tool_call"
+    head = "start: TEXT | TEXT? calls\n" if spec["text_first"] else "start: calls\n"
+    return (f"%llguidance {{}}\n{head}"
+            f'calls: {many} "\\n"?\n'
+            f'tool_call: <[{spec["open"]}]> "\\n" json_body "\\n" <[{spec["close"]}]>\n'
+            f"{body}TEXT: {PROSE}\n")
+
+
+def _text_tags(spec: dict[str, Any], body: str) -> str:
+    if spec["text_first"]:
+        count = "call*" if spec["parallel"] else "call?"
+        return ("%llguidance {}\n"
+                f"start: {count} tail\ntail: TEXT\nTEXT: /(.|\\n)*/\n"
+                f'call_hd[lazy]: TEXT "{OPEN}"\n'
+                f'call: call_hd "\\n" json_body "\\n{CLOSE}"\n{body}')
+    many = 'call ("\\n" call)*' if spec["parallel"] else "call"
+    return ("%llguidance {}\n"
+            f'start: {many} "\\n"?\n'
+            f'call: "{OPEN}\\n" json_body "\\n{CLOSE}"\n{body}')

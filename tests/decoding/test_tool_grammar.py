@@ -1,0 +1,77 @@
+"""The tool-call grammar (tools/grammar.py) on a real vocabulary: what it lets through."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from openmini.decoding.compiler import GrammarCompiler
+from openmini.tools.grammar import CallFormat, tool_constraint
+from openmini.tools.spec import ToolChoice, ToolSpec
+
+SPECS = (
+    ToolSpec("get_weather", "", {"type": "object", "properties": {"city": {"type": "string"}},
+                                 "required": ["city"]}),
+    ToolSpec("add", "", {"type": "object", "properties": {"a": {"type": "integer"},
+                                                          "b": {"type": "integer"}},
+                         "required": ["a", "b"]}),
+)
+CALL = '<tool_call>\n{"name": "add", "arguments": {"a": 1, "b": 2}}\n</tool_call>'
+CASES = {
+    "text": "Hello there.",
+    "call": CALL,
+    "text+call": "Sure.\n" + CALL,
+    "two": CALL + "\n" + CALL,
+    "unknown function": CALL.replace('"add"', '"sub"'),
+    "bad arguments": CALL.replace("1", '"one"'),
+    "swapped keys": '<tool_call>\n{"arguments": {"a": 1, "b": 2}, "name": "add"}\n</tool_call>',
+}
+
+
+def accepts(compiler: GrammarCompiler, tokenizer: Any, mode: str, parallel: bool,
+            fmt: CallFormat, text: str, name: str | None = None) -> bool:
+    matcher = compiler.matcher(tool_constraint(SPECS, ToolChoice(mode, name), parallel, fmt))  # type: ignore[arg-type]
+    tokens = tokenizer.tokenize_str(text, parse_special=fmt.special)
+    return all(matcher.consume_token(t) for t in tokens) and bool(matcher.is_accepting())
+
+
+@pytest.mark.parametrize(("mode", "parallel", "allowed"), [
+    ("auto", True, {"text", "call", "text+call", "two"}),
+    # plain-text tags: after the call the tail is free text, which may spell another call; the
+    # stage rejects a second call when parallel_tool_calls is false (special tags cannot)
+    ("auto", False, {"text", "call", "text+call", "two"}),
+    ("required", False, {"call"}),
+    ("required", True, {"call", "two"}),
+])
+def test_plain_text_tags(compiler: GrammarCompiler, tokenizer: Any, mode: str,
+                         parallel: bool, allowed: set[str]) -> None:
+    got = {name for name, text in CASES.items()
+           if accepts(compiler, tokenizer, mode, parallel, CallFormat(), text)}
+    assert got == allowed
+
+
+def test_named_function_only(compiler: GrammarCompiler, tokenizer: Any) -> None:
+    ok = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n</tool_call>'
+    assert accepts(compiler, tokenizer, "function", False, CallFormat(), ok, "get_weather")
+    assert not accepts(compiler, tokenizer, "function", False, CallFormat(), CALL, "get_weather")
+
+
+def test_special_token_tags(compiler: GrammarCompiler, tokenizer: Any) -> None:
+    # tiny has no <tool_call> token: stand its <|im_start|>/<|im_end|> (ids 1, 2) in for them
+    fmt = CallFormat(1, 2)
+    call = CALL.replace("<tool_call>", "<|im_start|>").replace("</tool_call>", "<|im_end|>")
+    assert accepts(compiler, tokenizer, "required", False, fmt, call)
+    assert accepts(compiler, tokenizer, "auto", True, fmt, "Sure.\n" + call)
+    assert accepts(compiler, tokenizer, "auto", True, fmt, "Hello there.")
+    # in auto mode a call cannot slip out as bare JSON or a fence: the tag is the way to call
+    assert not accepts(compiler, tokenizer, "auto", True, fmt, '{"name": "add"}')
+    assert not accepts(compiler, tokenizer, "auto", True, fmt, "```json\n{}\n```")
+    assert not accepts(compiler, tokenizer, "required", False, fmt, CALL)  # text tags: no
+
+
+def test_choice_none_never_calls(compiler: GrammarCompiler, tokenizer: Any) -> None:
+    fmt = CallFormat(1, 2)
+    call = CALL.replace("<tool_call>", "<|im_start|>").replace("</tool_call>", "<|im_end|>")
+    assert accepts(compiler, tokenizer, "none", True, fmt, "Just text.")
+    assert not accepts(compiler, tokenizer, "none", True, fmt, call)

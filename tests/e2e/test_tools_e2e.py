@@ -1,0 +1,85 @@
+"""Function calling through the real server with the openai SDK (tiny model, plain-text tags)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import jsonschema
+import openai
+import pytest
+
+MODEL = "tiny"
+WEATHER: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather for a city",
+        "parameters": {"type": "object",
+                       "properties": {"city": {"type": "string", "maxLength": 20},
+                                      "unit": {"type": "string", "enum": ["c", "f"]}},
+                       "required": ["city", "unit"], "additionalProperties": False},
+    },
+}
+ASK = [{"role": "user", "content": "What is the weather in Paris?"}]
+SCHEMA = WEATHER["function"]["parameters"]
+
+
+def test_required_call_is_schema_valid(client: openai.OpenAI) -> None:
+    r = client.chat.completions.create(model=MODEL, messages=ASK, tools=[WEATHER],  # type: ignore[arg-type, list-item]
+                                       tool_choice="required", max_tokens=80, temperature=0,
+                                       parallel_tool_calls=False)
+    choice = r.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    [call] = choice.message.tool_calls or []
+    assert call.type == "function" and call.id.startswith("call_")
+    assert call.function.name == "get_weather"
+    jsonschema.validate(json.loads(call.function.arguments), SCHEMA)
+
+
+def test_named_choice_and_streamed_deltas_reassemble(client: openai.OpenAI) -> None:
+    named = {"type": "function", "function": {"name": "get_weather"}}
+    stream = client.chat.completions.create(model=MODEL, messages=ASK, tools=[WEATHER],  # type: ignore[arg-type, list-item]
+                                            tool_choice=named, max_tokens=80,  # type: ignore[arg-type]
+                                            temperature=0, stream=True,
+                                            parallel_tool_calls=False)
+    ids, names, arguments, finish = set(), set(), "", None
+    for chunk in stream:
+        for c in chunk.choices:
+            for d in c.delta.tool_calls or []:
+                assert d.index == 0
+                ids.add(d.id) if d.id else None
+                names.add(d.function.name) if d.function and d.function.name else None
+                arguments += (d.function.arguments or "") if d.function else ""
+            finish = c.finish_reason or finish
+    assert finish == "tool_calls" and names == {"get_weather"} and len(ids) == 1
+    jsonschema.validate(json.loads(arguments), SCHEMA)
+
+
+def test_tool_round_trip(client: openai.OpenAI) -> None:
+    messages: list[Any] = [*ASK, {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "call_1", "type": "function",
+         "function": {"name": "get_weather", "arguments": '{"city": "Paris", "unit": "c"}'}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": '{"temp": 21}'}]
+    r = client.chat.completions.create(model=MODEL, messages=messages, tools=[WEATHER],
+                                       tool_choice="none", max_tokens=20, temperature=0)
+    assert r.choices[0].finish_reason in ("stop", "length")
+    assert not r.choices[0].message.tool_calls
+
+
+@pytest.mark.parametrize(("tools", "param"), [
+    ([{"type": "function", "function": {"name": "bad name!"}}], "tools[0].function.name"),
+    ([{"type": "function", "function": {"name": "f", "parameters": {"type": "strin"}}}],
+     "tools[0].function.parameters"),
+])
+def test_bad_tool_definitions_are_400(client: openai.OpenAI, tools: Any, param: str) -> None:
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(model=MODEL, messages=ASK, tools=tools, max_tokens=5)
+    assert err.value.body["param"] == param  # type: ignore[index]
+
+
+def test_tool_message_needs_its_call_id(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(model=MODEL, max_tokens=5, messages=[  # type: ignore[list-item]
+            *ASK, {"role": "tool", "content": "x"}])
+    assert err.value.body["param"] == "messages.1.tool_call_id"  # type: ignore[index]

@@ -1,0 +1,121 @@
+"""The tools stage: text -> content + tool-call deltas, validation, retry with feedback."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+
+from openmini.pipeline import collect
+from openmini.tools.spec import ToolChoice, ToolSpec
+from openmini.tools.stage import InvalidToolCall, run_with_tools
+from openmini.types import (
+    ChatMessage,
+    ChoiceFinished,
+    Done,
+    Event,
+    Request,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
+
+ADD = ToolSpec("add", "", {"type": "object", "properties": {"a": {"type": "integer"}},
+                           "required": ["a"]})
+
+
+def request(stream: bool = False, parallel: bool = True) -> Request:
+    return Request(model="m", messages=(ChatMessage("user", "add"),), tools=(ADD,),
+                   tool_choice=ToolChoice("auto"), stream=stream, parallel_tool_calls=parallel)
+
+
+def scripted(*outputs: str):  # type: ignore[no-untyped-def]
+    seen: list[Request] = []
+
+    async def generate(req: Request) -> AsyncIterator[Event]:
+        text = outputs[len(seen)]
+        seen.append(req)
+        for i in range(0, len(text), 5):  # cut anywhere, as tokens do
+            yield TextDelta(0, text[i:i + 5], (7,))
+        yield ChoiceFinished(0, "stop")
+        yield Done(Usage(3, len(text)))
+
+    return generate, seen
+
+
+def call(args: str) -> str:
+    return f'Let me add.\n<tool_call>\n{{"name": "add", "arguments": {args}}}\n</tool_call>'
+
+
+async def test_valid_call_becomes_tool_calls() -> None:
+    generate, _ = scripted(call('{"a": 1}'))
+    done = await collect(run_with_tools(request(), generate, False, 1))
+    choice = done.choices[0]
+    assert choice.text == "Let me add."
+    assert choice.finish_reason == "tool_calls"
+    [tc] = choice.tool_calls
+    assert tc.name == "add" and json.loads(tc.arguments) == {"a": 1}
+    assert tc.id.startswith("call_")
+    assert done.usage.completion_tokens == len(call('{"a": 1}'))
+
+
+async def test_streamed_deltas_name_first_then_fragments() -> None:
+    generate, _ = scripted(call('{"a": 12345}'))
+    events = [e async for e in run_with_tools(request(stream=True), generate, True, 1)]
+    deltas = [e for e in events if isinstance(e, ToolCallDelta)]
+    assert deltas[0].id and deltas[0].name == "add" and deltas[0].arguments == ""
+    assert all(d.id is None for d in deltas[1:]) and len(deltas) > 2
+    assert json.loads("".join(d.arguments for d in deltas)) == {"a": 12345}
+
+
+async def test_invalid_call_is_retried_with_feedback() -> None:
+    generate, seen = scripted(call('{"a": "one"}'), call('{"a": 1}'))
+    done = await collect(run_with_tools(request(), generate, False, 1))
+    assert json.loads(done.choices[0].tool_calls[0].arguments) == {"a": 1}
+    assert len(seen) == 2
+    feedback = seen[1].messages[-1]  # type: ignore[index]
+    assert feedback.role == "user" and "$.a: 'one' is not of type 'integer'" in feedback.content
+    assert seen[1].messages[-2].content == call('{"a": "one"}')  # type: ignore[index]
+
+
+async def test_retries_exhausted_is_a_clear_error() -> None:
+    generate, seen = scripted(call('{"a": "x"}'), call('{"b": 2}'))
+    with pytest.raises(InvalidToolCall) as err:
+        await collect(run_with_tools(request(), generate, False, 1))
+    assert "add (call 1)" in err.value.message and err.value.code == "invalid_tool_call"
+    assert len(seen) == 2
+
+
+async def test_streaming_invalid_call_ends_with_error() -> None:
+    generate, _ = scripted(call('{"a": "x"}'))
+    with pytest.raises(InvalidToolCall):
+        await collect(run_with_tools(request(stream=True), generate, True, 3))
+
+
+async def test_unknown_function_and_second_call_when_not_parallel() -> None:
+    two = call('{"a": 1}') + "\n" + call('{"a": 2}').split("\n", 1)[1]
+    generate, _ = scripted(two)
+    with pytest.raises(InvalidToolCall, match="parallel_tool_calls"):
+        await collect(run_with_tools(request(parallel=False), generate, False, 0))
+    generate, _ = scripted(call('{"a": 1}').replace('"add"', '"sub"'))
+    with pytest.raises(InvalidToolCall, match="unknown function"):
+        await collect(run_with_tools(request(), generate, False, 0))
+
+
+async def test_plain_text_answer_passes_through() -> None:
+    generate, _ = scripted("It is 3.")
+    done = await collect(run_with_tools(request(), generate, False, 1))
+    assert done.choices[0].text == "It is 3." and done.choices[0].finish_reason == "stop"
+    assert done.choices[0].tool_calls == []
+
+
+async def test_call_cut_by_max_tokens_is_dropped_not_an_error() -> None:
+    async def generate(req: Request) -> AsyncIterator[Event]:
+        yield TextDelta(0, call('{"a": 1}') + '\n<tool_call>\n{"name": "add", "argu', (1,))
+        yield ChoiceFinished(0, "length")
+        yield Done(Usage(3, 9))
+
+    done = await collect(run_with_tools(request(), generate, False, 1))
+    assert done.choices[0].finish_reason == "length"
+    assert [json.loads(c.arguments) for c in done.choices[0].tool_calls] == [{"a": 1}]
