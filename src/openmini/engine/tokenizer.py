@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 Tokenize = Callable[[str, bool, bool], list[int]]  # (text, add_special, parse_special)
 
@@ -49,13 +49,17 @@ class SegmentTokenizer:
     def __call__(self, text: str, add_special: bool) -> list[int]:
         if not self.exact:
             return self._tokenize(text, add_special, True)
+        return self._join(text, add_special, self._fragment)
+
+    def _join(self, text: str, add_special: bool,
+              fragment: Callable[[str], Sequence[int]]) -> list[int]:
         out: list[int] = [self._bos] if add_special and self._bos is not None else []
         for part in self._parts(text):
             special = self._specials.get(part)
             if special is not None:
                 out.append(special)
             elif part:
-                out.extend(self._fragment(part))
+                out.extend(fragment(part))
         return out
 
     def _parts(self, text: str) -> Iterable[str]:
@@ -89,11 +93,4 @@ class SegmentTokenizer:
         return True
 
     def _uncached(self, text: str, add_special: bool) -> list[int]:
-        out: list[int] = [self._bos] if add_special and self._bos is not None else []
-        for part in self._parts(text):
-            special = self._specials.get(part)
-            if special is not None:
-                out.append(special)
-            elif part:
-                out.extend(self._tokenize(part, False, False))
-        return out
+        return self._join(text, add_special, lambda part: self._tokenize(part, False, False))
