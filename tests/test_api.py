@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from openmini.api import AsyncOpenMini, OpenMini
@@ -27,6 +29,25 @@ async def test_async_priority_and_deadline_reach_the_request() -> None:
         assert req.priority == 3 and req.deadline is not None and req.sampling.stop == ("x",)
         out = await om.chat([{"role": "user", "content": "hi"}], max_tokens=2, ignore_eos=True)
         assert out.usage.completion_tokens == 2
+    finally:
+        await om.close()
+
+
+async def test_structured_output_and_tools_through_the_api() -> None:
+    om = AsyncOpenMini("tiny", threads=2, parallel=1, ctx_size=1024)
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"],
+              "additionalProperties": False}
+    tool = {"type": "function", "function": {"name": "pick", "parameters": schema}}
+    try:
+        out = await om.chat("A number, as JSON.", max_tokens=30, temperature=0,
+                            response_format={"type": "json_schema",
+                                             "json_schema": {"name": "n", "schema": schema}})
+        assert set(json.loads(out.text)) == {"n"}
+        called = await om.chat("Pick a number.", tools=[tool], tool_choice="required",
+                               parallel_tool_calls=False, max_tokens=40, temperature=0)
+        [call] = called.choices[0].tool_calls
+        assert call.name == "pick" and set(json.loads(call.arguments)) == {"n"}
+        assert called.choices[0].finish_reason == "tool_calls"
     finally:
         await om.close()
 

@@ -23,7 +23,9 @@ from typing import Any
 from openmini.backends.base import Backend
 from openmini.config import EngineConfig
 from openmini.decoding.bad_words import check_phrases
+from openmini.decoding.constraint import Constraint
 from openmini.pipeline import Completion, Pipeline, collect
+from openmini.tools.spec import tool_choice_from_openai, tool_specs_from_openai
 from openmini.types import ChatMessage, Event, Request, SamplingParams, TextDelta
 
 Messages = str | Sequence[ChatMessage] | Sequence[dict[str, str]]
@@ -34,6 +36,13 @@ def to_messages(messages: Messages) -> tuple[ChatMessage, ...]:
         return (ChatMessage("user", messages),)
     return tuple(m if isinstance(m, ChatMessage) else ChatMessage(m["role"], m["content"])  # type: ignore[arg-type]
                  for m in messages)
+
+
+def _response_constraint(response_format: dict[str, Any]) -> Constraint | None:
+    from openmini.server.constraints import constraint_of
+    from openmini.server.schemas import ResponseFormat
+
+    return constraint_of(ResponseFormat.model_validate(response_format, strict=False), None)
 
 
 class AsyncOpenMini:
@@ -49,9 +58,15 @@ class AsyncOpenMini:
 
     def request(self, messages: Messages | None = None, *, prompt: str | None = None,
                 n: int = 1, priority: int = 0, deadline: float | None = None,
+                response_format: dict[str, Any] | None = None,
+                constraint: Constraint | None = None, tools: Sequence[Any] | None = None,
+                tool_choice: Any = None, parallel_tool_calls: bool = True,
                 **sampling: Any) -> Request:
         """Build a Request. `priority`: lower runs first. `deadline`: seconds from now by
-        which the request must have started, or it fails with DeadlineExceeded."""
+        which the request must have started, or it fails with DeadlineExceeded.
+        `response_format` (OpenAI's dict) or `constraint` (decoding.Constraint: json_schema,
+        regex, choice, grammar) constrain the output; `tools` / `tool_choice` take OpenAI's
+        shapes, and the calls come back on `Completion.choices[i].tool_calls`."""
         if "stop" in sampling and isinstance(sampling["stop"], str):
             sampling["stop"] = (sampling["stop"],)
         if "bad_words" in sampling:
@@ -59,8 +74,13 @@ class AsyncOpenMini:
         params = replace(SamplingParams(), **sampling)
         msgs = to_messages(messages) if messages is not None else None
         due = None if deadline is None else time.monotonic() + deadline
+        if response_format is not None:
+            constraint = _response_constraint(response_format)
+        specs = tool_specs_from_openai(list(tools)) if tools is not None else ()
+        choice = tool_choice_from_openai(tool_choice, specs) if specs or tool_choice else None
         return Request(model=self.model, messages=msgs, prompt=prompt, sampling=params, n=n,
-                       priority=priority, deadline=due)
+                       priority=priority, deadline=due, constraint=constraint, tools=specs,
+                       tool_choice=choice, parallel_tool_calls=parallel_tool_calls)
 
     def events(self, request: Request) -> AsyncIterator[Event]:
         return self.pipeline.run(request)
@@ -74,7 +94,7 @@ class AsyncOpenMini:
         return await collect(self.events(request), request.n)
 
     async def stream(self, messages: Messages, **kwargs: Any) -> AsyncIterator[str]:
-        async for event in self.events(self.request(messages, **kwargs)):
+        async for event in self.events(replace(self.request(messages, **kwargs), stream=True)):
             if isinstance(event, TextDelta) and event.text:
                 yield event.text
 

@@ -121,19 +121,22 @@ class LocalBackend:
 
     async def _processors(self, request: Request
                           ) -> Callable[[int], Sequence[LogitsProcessor]] | None:
-        """Per-choice logits processors: the constraint's grammar, compiled once (cached)."""
+        """Per-choice logits processors: the constraint's grammar, compiled once (cached),
+        then the loop guard (a constrained output must end; decoding/loop_guard.py)."""
         constraint = self._constraint(request)
         if constraint is None:
             return None
+        from openmini.decoding.loop_guard import LoopGuard
         from openmini.decoding.processor import GrammarProcessor
 
-        def build() -> list[Any]:  # compiles once (cached); each choice gets its own copy
+        def build() -> tuple[list[Any], Any]:  # compiles once (cached); a copy per choice
             compiler = self.compiler()
-            return [compiler.matcher(constraint) for _ in range(request.n)]
+            quotes = self.model.tokens_starting_with(b'"')  # the loop guard's way out
+            return [compiler.matcher(constraint) for _ in range(request.n)], quotes
 
-        matchers = await asyncio.to_thread(build)
+        matchers, quotes = await asyncio.to_thread(build)
         n_vocab = self.model.n_vocab
-        return lambda index: [GrammarProcessor(matchers[index], n_vocab)]
+        return lambda index: [GrammarProcessor(matchers[index], n_vocab), LoopGuard(quotes)]
 
     def _constraint(self, request: Request) -> Constraint | None:
         if request.tool_choice is None:

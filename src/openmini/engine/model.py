@@ -73,6 +73,7 @@ class LlamaModel:
         self.memory = ll.llama_get_memory(self.ctx)
         self._closed = False
         self._pieces: dict[int, bytes] = {}
+        self._by_prefix: dict[bytes, np.ndarray] = {}
         self._buf = ctypes.create_string_buffer(256)
         self.eog_ids = frozenset(
             t for t in range(self.n_vocab) if ll.llama_vocab_is_eog(self.vocab, t)
@@ -137,6 +138,20 @@ class LlamaModel:
             cached = self._buf.raw[:n] if n > 0 else b""
             self._pieces[token] = cached
         return cached
+
+    def tokens_starting_with(self, prefix: bytes) -> np.ndarray:
+        """Ids of the tokens whose bytes start with `prefix` (computed once per prefix; safe
+        off the engine thread: its own buffer, not `piece()`'s)."""
+        hit = self._by_prefix.get(prefix)
+        if hit is None:
+            buf = ctypes.create_string_buffer(256)
+            ids = []
+            for t in range(self.n_vocab):
+                n = ll.llama_token_to_piece(self.vocab, t, buf, len(buf), 0, False)
+                if n > 0 and buf.raw[:n].startswith(prefix):
+                    ids.append(t)
+            hit = self._by_prefix[prefix] = np.array(ids, dtype=np.int64)
+        return hit
 
     def detokenize(self, tokens: list[int]) -> str:
         return b"".join(self.piece(t) for t in tokens).decode("utf-8", "replace")
