@@ -10,6 +10,7 @@ import pytest
 from openmini.decoding.bad_words import (
     MAX_PHRASE_CHARS,
     MAX_PHRASES,
+    MAX_TOTAL_CHARS,
     Automaton,
     Held,
     PhraseGuard,
@@ -29,6 +30,7 @@ def test_check_phrases_accepts_and_normalises() -> None:
 @pytest.mark.parametrize("phrases", [
     [""], ["ok", ""], [3], ["y" * (MAX_PHRASE_CHARS + 1)],
     [f"w{i}" for i in range(MAX_PHRASES + 1)],
+    ["y" * MAX_PHRASE_CHARS + str(i) for i in range(MAX_TOTAL_CHARS // MAX_PHRASE_CHARS)],
 ])
 def test_check_phrases_rejects_naming_the_field(phrases: list[object]) -> None:
     with pytest.raises(InvalidRequest) as err:

@@ -181,6 +181,14 @@ async def test_choices_and_other_requests_are_independent(engine: Engine) -> Non
     assert engine.stats.backtracks == 6 and engine.stats.tokens_backtracked == 15
 
 
+async def test_forked_choices_back_up_to_their_first_token(engine: Engine) -> None:
+    engine.model.script = {**SCRIPT, "Q:": ["I", " love"]}  # type: ignore[attr-defined]
+    out = await run(engine, n=2, bad_words=("i like",))
+    # each choice recomputes the last prompt token in its own KV cells to resample token 0
+    assert [c.text for c in out.choices] == [" love"] * 2
+    assert engine.stats.backtracks == 2
+
+
 async def test_stop_strings_and_max_tokens_with_bad_words(engine: Engine) -> None:
     out = await run(engine, bad_words=("cat",), stop=(" dogs",))
     assert out.text == "I like"
@@ -244,13 +252,14 @@ async def test_processors_roll_back(engine: Engine) -> None:
     assert procs[0].tokens == ids("I", " like", " dogs", ".", "<eos>")
 
 
-class NoRollback:
+class Stateless:
+    """No rollback method: keeps no state of its own (reads `generated`)."""
+
     def process(self, generated: Sequence[int], logits: np.ndarray) -> None: ...
 
     def accept(self, token: int) -> None: ...
 
 
-async def test_a_processor_that_cannot_roll_back_ends_the_choice(engine: Engine) -> None:
-    out = await run(engine, bad_words=("cat",), processors=lambda i: [NoRollback()])
-    assert out.text == "I like" and out.choices[0].finish_reason == "content_filter"
-    assert out.usage.completion_tokens == 2
+async def test_a_processor_without_rollback_is_taken_as_stateless(engine: Engine) -> None:
+    out = await run(engine, bad_words=("cat",), processors=lambda i: [Stateless()])
+    assert out.text == "I like dogs."

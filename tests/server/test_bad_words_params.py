@@ -37,3 +37,14 @@ async def test_bad_bad_words_are_400(client, backend, url, value):
     assert error["param"].split(".")[0] == "bad_words"
     assert error["type"] == "invalid_request_error"
     assert not backend.requests
+
+
+@pytest.mark.parametrize(("url", "body"), BODIES)
+async def test_content_filter_finish_reason_is_public(client, backend, parse_sse, url, body):
+    backend.finish_reason = "content_filter"  # a choice that could not get around bad_words
+    r = await client.post(url, json={**body, "bad_words": ["x"]})
+    assert r.status_code == 200, r.text
+    assert r.json()["choices"][0]["finish_reason"] == "content_filter"
+    r = await client.post(url, json={**body, "bad_words": ["x"], "stream": True})
+    finals = [c["choices"][0] for c in parse_sse(r.text)[:-1] if c["choices"]]
+    assert finals[-1]["finish_reason"] == "content_filter"

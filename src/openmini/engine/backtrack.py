@@ -25,8 +25,9 @@ class KvMemory(Protocol):
 
 def rewind(seq: Seq, memory: KvMemory, position: int) -> int:
     """Keep the first `position` generated tokens; returns how many were dropped."""
+    assert seq.guard is not None and seq.guard.holds(position)  # nothing sent is retracted
     dropped = seq.n_generated - position
-    _forget_text(seq, position)
+    seq.text.setstate(seq.guard.truncate(position).detok_state)
     keep = seq.prompt_len + position
     del seq.tokens[keep:]
     seq.sampler.rollback(dropped)
@@ -41,14 +42,8 @@ def rewind(seq: Seq, memory: KvMemory, position: int) -> int:
 def backtrack(seq: Seq, memory: KvMemory, position: int, limit: int = MAX_BACKTRACKS
               ) -> int | None:
     """Rewind to `position` and ban the token that was generated there. Returns the number of
-    tokens dropped, or None when the sequence may not backtrack any more (its budget is spent,
-    or a processor cannot roll back): the tokens from `position` on are still dropped, and the
-    caller ends the sequence."""
-    if not seq.sampler.can_rollback():  # drop the text and the count; the sequence ends
-        _forget_text(seq, position)
-        seq.req.completion_tokens -= seq.n_generated - position
-        seq.n_generated = position
-        return None
+    tokens dropped, or None when the sequence may not backtrack any more (its budget is
+    spent): the tokens from `position` on are still dropped, and the caller ends it."""
     token = seq.tokens[seq.prompt_len + position]
     dropped = rewind(seq, memory, position)
     if seq.backtracks >= limit:
@@ -56,12 +51,6 @@ def backtrack(seq: Seq, memory: KvMemory, position: int, limit: int = MAX_BACKTR
     seq.sampler.ban(position, token)
     seq.backtracks += 1
     return dropped
-
-
-def _forget_text(seq: Seq, position: int) -> None:
-    """Drop the held text from `position` on (never emitted), restoring the detokeniser."""
-    assert seq.guard is not None and seq.guard.holds(position)
-    seq.text.setstate(seq.guard.truncate(position).detok_state)
 
 
 def dead_end_position(seq: Seq) -> int | None:

@@ -1,7 +1,7 @@
 """The sampler chain, built once per sequence and applied to that sequence's logits row.
 
-Order: logit_bias -> penalties -> logits processors (grammar masks, banned phrases, safety)
--> [logprobs are read here] -> temperature -> top_k -> min_p -> top_p -> draw.
+Order: logit_bias -> penalties -> logits processors (grammar masks, safety) -> bad_words bans
+at this position -> [logprobs are read here] -> temperature -> top_k -> min_p -> top_p -> draw.
 All work is numpy on the row llama.cpp wrote; nothing allocates per vocabulary entry in Python.
 """
 
@@ -29,8 +29,10 @@ NO_TOKEN = -1
 class LogitsProcessor(Protocol):
     """The slot later stages plug into: change the logits in place, then see the chosen token.
 
-    Optional methods, looked up with getattr: `finished() -> bool` (the output is complete)
-    and `rollback(n)` (forget the last n accepted tokens; needed for bad_words backtracking)."""
+    Optional methods, looked up with getattr: `finished() -> bool` (the output is complete;
+    absent: never) and `rollback(n)` (forget the last n accepted tokens, for bad_words
+    backtracking; absent: the processor keeps no state of its own, e.g. it reads `generated`).
+    """
 
     def process(self, generated: Sequence[int], logits: np.ndarray) -> None: ...
 
@@ -105,9 +107,6 @@ class Sampler:
         """Exclude `token` at generated `position` while the tokens before it stay the same."""
         self._bans.setdefault(position, set()).add(token)
 
-    def can_rollback(self) -> bool:
-        return all(hasattr(proc, "rollback") for proc in self.processors)
-
     def rollback(self, n: int) -> None:
         """Forget the last n accepted tokens: penalty counts, processors (grammar state), and
         the bans past the new end (they were made for a prefix that no longer exists)."""
@@ -121,7 +120,7 @@ class Sampler:
                 del self._counts[token]
         del self.generated[-n:]
         for proc in self.processors:
-            proc.rollback(n)  # type: ignore[attr-defined]
+            getattr(proc, "rollback", _stateless)(n)
         end = len(self.generated)
         self._bans = {pos: toks for pos, toks in self._bans.items() if pos <= end}
 
@@ -194,6 +193,10 @@ def _nucleus(ids: np.ndarray, w: np.ndarray, e: np.ndarray, mass: float, top_p: 
 
 def _never() -> bool:
     return False
+
+
+def _stateless(n: int) -> None:
+    """The rollback of a processor that keeps no state of its own."""
 
 
 def _logsumexp(x: np.ndarray) -> float:
