@@ -101,6 +101,19 @@ def test_unenforceable_keyword_is_refused_not_ignored(compiler: GrammarCompiler)
     assert "cannot enforce" in err.value.message
 
 
+@pytest.mark.parametrize(("schema", "keyword"), [
+    ({"oneOf": [{"type": "string"}, {"type": "string", "maxLength": 3}]}, "oneOf"),
+    ({"type": "object", "properties": {"a": {"type": "integer"}}, "maxProperties": 1},
+     "maxProperties"),
+])
+def test_refused_features_are_not_called_invalid(compiler: GrammarCompiler,
+                                                 schema: dict[str, Any], keyword: str) -> None:
+    with pytest.raises(InvalidRequest) as err:
+        compiler.matcher(Constraint.json_schema(schema, "response_format.json_schema.schema"))
+    assert "cannot enforce" in err.value.message and keyword in err.value.message
+    assert not err.value.message.startswith("Invalid")
+
+
 def test_grammar_text_is_built_per_kind() -> None:
     assert "lark" in grammar_of(Constraint.regex("a+", "p"))
     assert grammar_of(Constraint.grammar("start: \"x\"", "p")) == 'start: "x"'

@@ -64,10 +64,15 @@ class GrammarCompiler:
         return matcher
 
 
+# llguidance's messages for schema features it does not implement (the schema may be valid)
+UNENFORCEABLE = ("Unimplemented keys", "Unknown format", "oneOf constraints are not supported",
+                 "only supported when all keys listed")
+
+
 def _explain(constraint: Constraint, error: str) -> str:
     what = {"json_schema": "JSON schema", "regex": "regular expression",
             "choice": "choice list", "grammar": "grammar"}.get(constraint.kind, constraint.kind)
-    if "Unimplemented keys" in error or "Unknown format" in error:
+    if any(sign in error for sign in UNENFORCEABLE):
         return (f"The {what} uses something openmini cannot enforce while generating, so it is "
                 f"refused rather than run unconstrained: {error}")
     return f"Invalid {what}: {error}"
