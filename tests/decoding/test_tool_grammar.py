@@ -64,9 +64,15 @@ def test_special_token_tags(compiler: GrammarCompiler, tokenizer: Any) -> None:
     assert accepts(compiler, tokenizer, "required", False, fmt, call)
     assert accepts(compiler, tokenizer, "auto", True, fmt, "Sure.\n" + call)
     assert accepts(compiler, tokenizer, "auto", True, fmt, "Hello there.")
-    # in auto mode a call cannot slip out as bare JSON or a fence: the tag is the way to call
+    # auto mode: a call may also open as bare JSON or a json fence, constrained all the same;
+    # JSON that is not a valid call, or prose opening with whitespace, cannot get out
+    bare = CALL.split("\n")[1]
+    assert accepts(compiler, tokenizer, "auto", True, fmt, bare)
+    assert accepts(compiler, tokenizer, "auto", True, fmt, f"```json\n{bare}\n```")
     assert not accepts(compiler, tokenizer, "auto", True, fmt, '{"name": "add"}')
     assert not accepts(compiler, tokenizer, "auto", True, fmt, "```json\n{}\n```")
+    assert not accepts(compiler, tokenizer, "auto", True, fmt, bare.replace("1", '"x"'))
+    assert not accepts(compiler, tokenizer, "auto", True, fmt, " {}")
     assert not accepts(compiler, tokenizer, "required", False, fmt, CALL)  # text tags: no
 
 

@@ -119,3 +119,20 @@ async def test_call_cut_by_max_tokens_is_dropped_not_an_error() -> None:
     done = await collect(run_with_tools(request(), generate, False, 1))
     assert done.choices[0].finish_reason == "length"
     assert [json.loads(c.arguments) for c in done.choices[0].tool_calls] == [{"a": 1}]
+
+
+async def test_output_opening_as_json_is_a_call_streaming_or_not() -> None:
+    bare = '{"name": "add", "arguments": {"a": 4}}'
+    for text in (bare, f"```json\n{bare}\n```"):
+        for stream in (False, True):
+            generate, _ = scripted(text)
+            done = await collect(run_with_tools(request(stream=stream), generate, stream, 0))
+            [tc] = done.choices[0].tool_calls
+            assert (tc.name, json.loads(tc.arguments)) == ("add", {"a": 4})
+            assert done.choices[0].text == "" and done.choices[0].finish_reason == "tool_calls"
+
+
+async def test_json_that_is_not_a_call_stays_content() -> None:
+    generate, _ = scripted('{"answer": 3}')
+    done = await collect(run_with_tools(request(stream=True), generate, True, 0))
+    assert done.choices[0].text == '{"answer": 3}' and not done.choices[0].tool_calls

@@ -72,14 +72,18 @@ def build(spec_text: str) -> str:
     return _text_tags(spec, body)
 
 
-# Text that does not open like a call written as text (a `{` or a code fence): a model that
-# means to call must use the tag, so its arguments are constrained (auto mode).
-PROSE = "/[^{`\\x00][^\\x00]*/"
+# Auto mode. Small models that mean to call often open with a bare `{` or a ```json fence
+# instead of the tag (Qwen2.5-Coder-0.5B: ``` at 68% as the first token on BFCL prompts). Those
+# openings are calls too, constrained the same way: a bare call object, or one in a json
+# fence. Prose may therefore not start with `{`, a backtick or whitespace.
+PROSE = "/[^{`\\x00 \\t\\r\\n][^\\x00]*/"
+JSON_CALL = 'json_call: json_body | "```json\\n" json_body "\\n```"\n'
 
 
 def _special_tags(spec: dict[str, Any], body: str) -> str:
     many = 'tool_call ("\\n" tool_call)*' if spec["parallel"] else "tool_call"
-    head = "start: TEXT | TEXT? calls\n" if spec["text_first"] else "start: calls\n"
+    head = ("start: TEXT | TEXT? calls | json_call\n" + JSON_CALL if spec["text_first"]
+            else "start: calls\n")
     return (f"%llguidance {{}}\n{head}"
             f'calls: {many} "\\n"?\n'
             f'tool_call: <[{spec["open"]}]> "\\n" json_body "\\n" <[{spec["close"]}]>\n'

@@ -18,7 +18,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 
 from openmini.errors import OpenMiniError
-from openmini.tools.calls import ToolCall
+from openmini.tools.calls import ToolCall, new_call_id
+from openmini.tools.parsers import TOOL_PARSERS
 from openmini.tools.spec import ToolSpec
 from openmini.tools.stream import (
     ArgumentsDelta,
@@ -58,6 +59,7 @@ class _Choice:
     names: dict[int, str] = field(default_factory=dict)
     arguments: dict[int, list[str]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    mode: str = ""  # "" undecided, "tags" (<tool_call> blocks), "json" (a bare/fenced call)
     valid: set[int] = field(default_factory=set)  # calls that closed and validated
 
 
@@ -71,17 +73,30 @@ class ToolOutput:
 
     def feed(self, event: Event) -> list[Event]:
         if isinstance(event, TextDelta):
-            choice = self._choices[event.index]
-            choice.raw += event.text
-            return self._convert(event.index, choice.splitter.push(event.text), event)
+            return self._text(event)
         if isinstance(event, ChoiceFinished):
             choice = self._choices[event.index]
-            out = self._convert(event.index, choice.splitter.finish(), None)
+            last = json_call_events(choice.raw) if choice.mode == "json" else (
+                choice.splitter.finish())
+            out = self._convert(event.index, last, None)
             if event.finish_reason == "length":  # cut off: a half call is not the model's error
                 choice.errors.clear()
             called = bool(choice.names) and event.finish_reason == "stop"
             return [*out, replace(event, finish_reason="tool_calls") if called else event]
         return [event]
+
+    def _text(self, event: TextDelta) -> list[Event]:
+        """Output opening with `{` or a backtick is a call written as JSON (auto mode: the
+        grammar keeps prose from opening so): held whole and read when the choice ends."""
+        choice = self._choices[event.index]
+        choice.raw += event.text
+        if not choice.mode and choice.raw:
+            choice.mode = "json" if choice.raw[0] in "{`" else "tags"
+            return self._convert(event.index, [] if choice.mode == "json" else
+                                 choice.splitter.push(choice.raw), event)
+        held = choice.mode != "tags"
+        return self._convert(event.index, [] if held else choice.splitter.push(event.text),
+                             event)
 
     def errors(self) -> list[str]:
         return [e for c in self._choices for e in c.errors]
@@ -135,6 +150,20 @@ class ToolOutput:
             return
         choice.errors.extend(f"{name} (call {call + 1}): {problem}"
                              for problem in validate_call(spec, arguments))
+
+
+def json_call_events(text: str) -> list[StreamEvent]:
+    """A whole output that opened as JSON: its calls (fenced or bare), or plain content."""
+    parsed = TOOL_PARSERS.create("fenced").parse(text)
+    if not parsed.calls and not parsed.problems:
+        parsed = TOOL_PARSERS.create("bare").parse(text)
+    if not parsed.calls and not parsed.problems:
+        return [ContentDelta(text)]
+    events: list[StreamEvent] = [ContentDelta(parsed.content)] if parsed.content else []
+    for i, (name, arguments) in enumerate(parsed.calls):
+        events += [CallStart(i, new_call_id(), name),
+                   ArgumentsDelta(i, json.dumps(arguments, ensure_ascii=False)), CallEnd(i)]
+    return events + [CallProblem(None, message) for message in parsed.problems]
 
 
 async def run_with_tools(request: Request, generate: Generate, stream: bool,
