@@ -73,6 +73,13 @@ def test_special_token_tags(compiler: GrammarCompiler, tokenizer: Any) -> None:
     assert not accepts(compiler, tokenizer, "auto", True, fmt, "```json\n{}\n```")
     assert not accepts(compiler, tokenizer, "auto", True, fmt, bare.replace("1", '"x"'))
     assert not accepts(compiler, tokenizer, "auto", True, fmt, " {}")
+    # several calls as a JSON list, only when parallel calls are allowed; required mode
+    # takes the JSON forms too
+    listed = f"[{bare}, {bare}]"
+    assert accepts(compiler, tokenizer, "auto", True, fmt, listed)
+    assert accepts(compiler, tokenizer, "required", True, fmt, f"```json\n{listed}\n```")
+    assert not accepts(compiler, tokenizer, "auto", False, fmt, listed)
+    assert accepts(compiler, tokenizer, "required", False, fmt, bare)
     assert not accepts(compiler, tokenizer, "required", False, fmt, CALL)  # text tags: no
 
 

@@ -132,6 +132,13 @@ async def test_output_opening_as_json_is_a_call_streaming_or_not() -> None:
             assert done.choices[0].text == "" and done.choices[0].finish_reason == "tool_calls"
 
 
+async def test_a_json_list_is_parallel_calls() -> None:
+    one = '{"name": "add", "arguments": {"a": 1}}'
+    generate, _ = scripted(f"```json\n[{one}, {one.replace('1', '2')}]\n```")
+    done = await collect(run_with_tools(request(), generate, False, 0))
+    assert [json.loads(c.arguments)["a"] for c in done.choices[0].tool_calls] == [1, 2]
+
+
 async def test_json_that_is_not_a_call_stays_content() -> None:
     generate, _ = scripted('{"answer": 3}')
     done = await collect(run_with_tools(request(stream=True), generate, True, 0))

@@ -72,19 +72,26 @@ def build(spec_text: str) -> str:
     return _text_tags(spec, body)
 
 
-# Auto mode. Small models that mean to call often open with a bare `{` or a ```json fence
-# instead of the tag (Qwen2.5-Coder-0.5B: ``` at 68% as the first token on BFCL prompts). Those
-# openings are calls too, constrained the same way: a bare call object, or one in a json
-# fence. Prose may therefore not start with `{`, a backtick or whitespace.
-PROSE = "/[^{`\\x00 \\t\\r\\n][^\\x00]*/"
-JSON_CALL = 'json_call: json_body | "```json\\n" json_body "\\n```"\n'
+# Small models that mean to call often open with a bare `{` or a ```json fence instead of the
+# tag (Qwen2.5-Coder-0.5B: ``` at 68% as the first token on BFCL prompts). Those openings are
+# calls too, constrained the same way: a bare call object (a list of them when parallel), or
+# the same in a json fence. In auto mode prose may therefore not start with `{`, `[`, a
+# backtick or whitespace.
+PROSE = "/[^{\\[`\\x00 \\t\\r\\n][^\\x00]*/"
+
+
+def _json_call(parallel: bool) -> str:
+    """A call written as JSON: bare or in a json fence; a list of calls when parallel."""
+    calls = 'json_body | "[" json_body (", " json_body)* "]"' if parallel else "json_body"
+    return (f"json_calls: {calls}\n"
+            'json_call: json_calls | "```json\\n" json_calls "\\n```"\n')
 
 
 def _special_tags(spec: dict[str, Any], body: str) -> str:
     many = 'tool_call ("\\n" tool_call)*' if spec["parallel"] else "tool_call"
-    head = ("start: TEXT | TEXT? calls | json_call\n" + JSON_CALL if spec["text_first"]
-            else "start: calls\n")
-    return (f"%llguidance {{}}\n{head}"
+    head = ("start: TEXT | TEXT? calls | json_call\n" if spec["text_first"]
+            else "start: calls | json_call\n")
+    return (f"%llguidance {{}}\n{head}{_json_call(spec['parallel'])}"
             f'calls: {many} "\\n"?\n'
             f'tool_call: <[{spec["open"]}]> "\\n" json_body "\\n" <[{spec["close"]}]>\n'
             f"{body}TEXT: {PROSE}\n")

@@ -86,12 +86,12 @@ class ToolOutput:
         return [event]
 
     def _text(self, event: TextDelta) -> list[Event]:
-        """Output opening with `{` or a backtick is a call written as JSON (auto mode: the
-        grammar keeps prose from opening so): held whole and read when the choice ends."""
+        """Output opening with `{`, `[` or a backtick is a call written as JSON (auto mode:
+        the grammar keeps prose from opening so): held whole and read when the choice ends."""
         choice = self._choices[event.index]
         choice.raw += event.text
         if not choice.mode and choice.raw:
-            choice.mode = "json" if choice.raw[0] in "{`" else "tags"
+            choice.mode = "json" if choice.raw[0] in "{[`" else "tags"
             return self._convert(event.index, [] if choice.mode == "json" else
                                  choice.splitter.push(choice.raw), event)
         held = choice.mode != "tags"
