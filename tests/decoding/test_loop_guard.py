@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from openmini.decoding.loop_guard import ESCALATE, WINDOW, LoopGuard, followers, looping
+from openmini.decoding.loop_guard import (
+    ESCALATE,
+    WINDOW,
+    WRAP,
+    LoopGuard,
+    followers,
+    looping,
+)
+
+WRAP_AT = 100 - WRAP
 
 
 def test_loop_detection_is_on_diversity() -> None:
@@ -22,7 +31,7 @@ def test_followers_of_the_last_context() -> None:
 
 def test_bans_what_the_loop_used_and_keeps_a_way_out() -> None:
     guard = LoopGuard()
-    generated = [4, 8, 15, 16] * 20  # next would be 4 again
+    generated = [4, 8, 15, 16] * 20  # next would be 4 again (no way to an end is known)
     logits = np.zeros(30, dtype=np.float32)
     guard.process(generated, logits)
     assert logits[4] == -np.inf and np.isfinite(logits).sum() == 29
@@ -44,18 +53,34 @@ def test_no_intervention_on_varied_output() -> None:
     assert np.isfinite(logits).all() and guard.interventions == 0
 
 
-def test_sustained_loop_takes_an_allowed_closing_quote() -> None:
-    quotes = np.array([3, 9])
-    guard = LoopGuard(quotes)
+def test_sustained_loop_steers_to_an_allowed_end() -> None:
+    quotes, brackets = np.array([3, 9]), np.array([5])
+    guard = LoopGuard(quotes, brackets)
     generated = [4, 8, 15, 16] * 20
     for _ in range(ESCALATE):
-        guard.process(generated, np.zeros(30, dtype=np.float32))
-    logits = np.zeros(30, dtype=np.float32)
-    logits[9] = -np.inf  # the grammar does not allow this quote token here
+        guard.process(generated, np.zeros(2000, dtype=np.float32))
+    # free context (inside a string): only allowed quote tokens stay
+    logits = np.zeros(2000, dtype=np.float32)
+    logits[9] = -np.inf
     guard.process(generated, logits)
     assert np.flatnonzero(np.isfinite(logits)).tolist() == [3]
-    # no quote allowed at all (not inside a string): back to banning the loop's continuations
-    logits = np.zeros(30, dtype=np.float32)
-    logits[quotes] = -np.inf
+    # a narrow context: the closing bracket
+    logits = np.full(2000, -np.inf, dtype=np.float32)
+    logits[[5, 6, 7]] = 0.0
     guard.process(generated, logits)
-    assert logits[4] == -np.inf and np.isfinite(logits).sum() == 27
+    assert np.flatnonzero(np.isfinite(logits)).tolist() == [5]
+    # neither allowed: back to banning the loop's continuations
+    logits = np.full(2000, -np.inf, dtype=np.float32)
+    logits[[4, 6]] = 0.0
+    guard.process(generated, logits)
+    assert np.flatnonzero(np.isfinite(logits)).tolist() == [6]
+
+
+def test_wraps_up_before_max_tokens_without_a_loop() -> None:
+    guard = LoopGuard(np.array([3]), np.array([5]), max_tokens=100)
+    varied = list(range(100, 170))
+    logits = np.zeros(2000, dtype=np.float32)
+    guard.process(varied[:60], logits)  # not near the end: untouched
+    assert np.isfinite(logits).all()
+    guard.process(varied[:WRAP_AT], logits)
+    assert np.flatnonzero(np.isfinite(logits)).tolist() == [3]

@@ -101,7 +101,7 @@ class LocalBackend:
         fields = dict(request_id=request.request_id or uuid.uuid4().hex, prompt=prompt,
                       params=request.sampling, max_tokens=max_tokens, n=request.n,
                       priority=request.priority, deadline=request.deadline,
-                      processors=await self._processors(request))
+                      processors=await self._processors(request, max_tokens))
         stream = self.engine.generate(fields)
         try:
             async for event in stream:
@@ -119,7 +119,7 @@ class LocalBackend:
                 self._compiler = GrammarCompiler(tokenizer_for(self.model.vocab))
             return self._compiler
 
-    async def _processors(self, request: Request
+    async def _processors(self, request: Request, max_tokens: int
                           ) -> Callable[[int], Sequence[LogitsProcessor]] | None:
         """Per-choice logits processors: the constraint's grammar, compiled once (cached),
         then the loop guard (a constrained output must end; decoding/loop_guard.py)."""
@@ -131,12 +131,14 @@ class LocalBackend:
 
         def build() -> tuple[list[Any], Any]:  # compiles once (cached); a copy per choice
             compiler = self.compiler()
-            quotes = self.model.tokens_starting_with(b'"')  # the loop guard's way out
-            return [compiler.matcher(constraint) for _ in range(request.n)], quotes
+            ends = (self.model.tokens_matching(rb'"[\]}\s]*'),  # close a string (and more)
+                    self.model.tokens_matching(rb"[\]}][\]}\s]*"))  # close objects/arrays
+            return [compiler.matcher(constraint) for _ in range(request.n)], ends
 
-        matchers, quotes = await asyncio.to_thread(build)
+        matchers, (quotes, brackets) = await asyncio.to_thread(build)
         n_vocab = self.model.n_vocab
-        return lambda index: [GrammarProcessor(matchers[index], n_vocab), LoopGuard(quotes)]
+        return lambda index: [GrammarProcessor(matchers[index], n_vocab),
+                              LoopGuard(quotes, brackets, max_tokens)]
 
     def _constraint(self, request: Request) -> Constraint | None:
         if request.tool_choice is None:

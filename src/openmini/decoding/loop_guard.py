@@ -9,10 +9,12 @@ must take a path it has not taken yet: a new word, or the way out (closing the s
 the array). Variations of the cycle are caught too, because the test is on diversity, not on
 an exact period. It never empties the allowed set: a token the grammar forces is left alone.
 
-If the loop goes on anyway (ESCALATE interventions), the guard takes the way out itself when
-the grammar offers one: only tokens that start with a `"` stay allowed, which inside a JSON
-string ends the string (and the grammar decides what may follow). Output that loops is cut
-short this way, still valid; output that does not loop is never touched.
+If the loop goes on anyway (ESCALATE interventions), or the output is about to reach
+max_tokens (the last WRAP tokens), the guard steers it to an end the grammar allows: where
+almost anything may follow (inside a string, or where a value starts) only a `"` (possibly
+followed by closing brackets) stays allowed, elsewhere only closing brackets, when the grammar
+allows any of them. A constrained output that would have been cut off as broken JSON ends valid
+instead (finish_reason "stop"); output that neither loops nor runs long is never touched.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ import numpy as np
 WINDOW = 64  # tokens looked at
 MAX_DISTINCT = 20  # at most this many distinct tokens in the window: a loop
 CONTEXT = 3  # tokens of context whose earlier continuations are banned
-ESCALATE = 16  # interventions after which a closing quote is taken when allowed
+ESCALATE = 16  # interventions after which the guard steers to an end
+WRAP = 32  # tokens before max_tokens from which the guard steers to an end
+OPEN_CONTEXT = 1000  # more allowed tokens than this: free text (a string) or a value start
 
 
 def looping(tail: Sequence[int]) -> bool:
@@ -42,30 +46,35 @@ class LoopGuard:
     """Bans the continuations a looping output already used (reads the generated tokens, so
     it keeps no state to roll back)."""
 
-    def __init__(self, quote_tokens: np.ndarray | None = None) -> None:
+    def __init__(self, quotes: np.ndarray | None = None, brackets: np.ndarray | None = None,
+                 max_tokens: int | None = None) -> None:
         self.interventions = 0
-        self._quotes = quote_tokens  # ids of tokens whose text starts with '"'
+        self._quotes = quotes  # ids of the tokens `"`, `"}`, `"]}`, ...
+        self._brackets = brackets  # ids of the tokens `}`, `]`, `}]`, ...
+        self._max_tokens = max_tokens
 
     def process(self, generated: Sequence[int], logits: np.ndarray) -> None:
-        if len(generated) < WINDOW:
+        wrapping = self._max_tokens is not None and len(generated) >= self._max_tokens - WRAP
+        if not wrapping and len(generated) < WINDOW:
+            return
+        allowed = np.isfinite(logits)
+        if (wrapping or self.interventions >= ESCALATE) and self._steer(logits, allowed):
             return
         tail = list(generated[-WINDOW:])
         if not looping(tail):
-            return
-        allowed = np.isfinite(logits)
-        if self.interventions >= ESCALATE and self._close(logits, allowed):
             return
         banned = np.fromiter(followers(tail), dtype=np.int64)
         if banned.size and np.count_nonzero(allowed) > np.count_nonzero(allowed[banned]):
             logits[banned] = -np.inf
             self.interventions += 1
 
-    def _close(self, logits: np.ndarray, allowed: np.ndarray) -> bool:
-        """Keep only the allowed tokens that start with a quote, if there are any."""
-        if self._quotes is None or not allowed[self._quotes].any():
+    def _steer(self, logits: np.ndarray, allowed: np.ndarray) -> bool:
+        """Keep only the allowed tokens that lead to an end, if there are any."""
+        towards = self._quotes if np.count_nonzero(allowed) > OPEN_CONTEXT else self._brackets
+        if towards is None or not towards.size or not allowed[towards].any():
             return False
         keep = np.zeros_like(allowed)
-        keep[self._quotes] = True
+        keep[towards] = True
         logits[~keep] = -np.inf
         self.interventions += 1
         return True

@@ -6,6 +6,7 @@ Only the engine thread calls into the context; tokenisation is safe from any thr
 from __future__ import annotations
 
 import ctypes
+import re
 import sys
 import threading
 from dataclasses import dataclass
@@ -73,7 +74,7 @@ class LlamaModel:
         self.memory = ll.llama_get_memory(self.ctx)
         self._closed = False
         self._pieces: dict[int, bytes] = {}
-        self._by_prefix: dict[bytes, np.ndarray] = {}
+        self._by_pattern: dict[bytes, np.ndarray] = {}
         self._buf = ctypes.create_string_buffer(256)
         self.eog_ids = frozenset(
             t for t in range(self.n_vocab) if ll.llama_vocab_is_eog(self.vocab, t)
@@ -139,18 +140,17 @@ class LlamaModel:
             self._pieces[token] = cached
         return cached
 
-    def tokens_starting_with(self, prefix: bytes) -> np.ndarray:
-        """Ids of the tokens whose bytes start with `prefix` (computed once per prefix; safe
-        off the engine thread: its own buffer, not `piece()`'s)."""
-        hit = self._by_prefix.get(prefix)
+    def tokens_matching(self, pattern: bytes) -> np.ndarray:
+        """Ids of the tokens whose whole bytes match `pattern` (a bytes regex; computed once
+        per pattern; safe off the engine thread: its own buffer, not `piece()`'s)."""
+        hit = self._by_pattern.get(pattern)
         if hit is None:
-            buf = ctypes.create_string_buffer(256)
-            ids = []
+            regex, buf, ids = re.compile(pattern, re.DOTALL), ctypes.create_string_buffer(256), []
             for t in range(self.n_vocab):
                 n = ll.llama_token_to_piece(self.vocab, t, buf, len(buf), 0, False)
-                if n > 0 and buf.raw[:n].startswith(prefix):
+                if n > 0 and regex.fullmatch(buf.raw[:n]):
                     ids.append(t)
-            hit = self._by_prefix[prefix] = np.array(ids, dtype=np.int64)
+            hit = self._by_pattern[pattern] = np.array(ids, dtype=np.int64)
         return hit
 
     def detokenize(self, tokens: list[int]) -> str:
