@@ -77,6 +77,9 @@ async def test_invalid_call_is_retried_with_feedback() -> None:
     feedback = seen[1].messages[-1]  # type: ignore[index]
     assert feedback.role == "user" and "$.a: 'one' is not of type 'integer'" in feedback.content
     assert seen[1].messages[-2].content == call('{"a": "one"}')  # type: ignore[index]
+    # usage counts both attempts
+    assert done.usage.completion_tokens == len(call('{"a": "one"}')) + len(call('{"a": 1}'))
+    assert done.usage.prompt_tokens == 6
 
 
 async def test_retries_exhausted_is_a_clear_error() -> None:

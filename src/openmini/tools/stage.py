@@ -40,6 +40,7 @@ from openmini.types import (
     Request,
     TextDelta,
     ToolCallDelta,
+    Usage,
 )
 
 Generate = Callable[[Request], AsyncIterator[Event]]
@@ -168,21 +169,28 @@ def json_call_events(text: str) -> list[StreamEvent]:
 
 async def run_with_tools(request: Request, generate: Generate, stream: bool,
                          retries: int) -> AsyncIterator[Event]:
-    """`generate(request)` with tool-call output handling (see the module docstring)."""
-    attempt = request
+    """`generate(request)` with tool-call output handling (see the module docstring). The
+    final `Done` counts the tokens of every attempt, retried ones included."""
+    attempt, spent = request, Usage()
     for remaining in range(retries, -1, -1):
         output = ToolOutput(request.tools, request.n, request.parallel_tool_calls)
         held: list[Event] = []
+        done: Done | None = None
         async for event in _attempt(attempt, generate, output):
-            if stream:
+            if isinstance(event, Done):
+                done = event
+            elif stream:
                 yield event
             else:
                 held.append(event)
+        spent = _plus(spent, done.usage) if done is not None else spent
         errors = output.errors()
         if not errors:
             for event in held:
                 if output.complete(event):
                     yield event
+            if done is not None:
+                yield replace(done, usage=spent)
             return
         if stream or remaining == 0:
             message = "The model produced an invalid tool call: " + "; ".join(errors)
@@ -191,13 +199,16 @@ async def run_with_tools(request: Request, generate: Generate, stream: bool,
         attempt = _with_feedback(attempt, output.raw_text(0), errors)
 
 
+def _plus(a: Usage, b: Usage) -> Usage:
+    return Usage(a.prompt_tokens + b.prompt_tokens, a.completion_tokens + b.completion_tokens,
+                 a.cached_tokens + b.cached_tokens)
+
+
 async def _attempt(request: Request, generate: Generate, output: ToolOutput
                    ) -> AsyncIterator[Event]:
     stream = generate(request)
     try:
         async for event in stream:
-            if isinstance(event, Done) and output.errors():
-                return  # the caller reports or retries; usage of a failed attempt is dropped
             for out in output.feed(event):
                 yield out
     finally:
