@@ -41,7 +41,7 @@ class Pipeline:
     async def run(self, request: Request) -> AsyncIterator[Event]:
         """Yield the request's events. Closing this iterator cancels the request."""
         self.resolve_model(request.model)
-        if request.tools:
+        if request.tools and not (request.tool_choice and request.tool_choice.mode == "none"):
             from openmini.tools.stage import run_with_tools
 
             stream = run_with_tools(request, self.backend.generate, request.stream,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 
-from openmini.pipeline import collect
+from openmini.pipeline import Pipeline, collect
 from openmini.tools.spec import ToolChoice, ToolSpec
 from openmini.tools.stage import InvalidToolCall, run_with_tools
 from openmini.types import (
@@ -146,3 +147,19 @@ async def test_json_that_is_not_a_call_stays_content() -> None:
     generate, _ = scripted('{"answer": 3}')
     done = await collect(run_with_tools(request(stream=True), generate, True, 0))
     assert done.choices[0].text == '{"answer": 3}' and not done.choices[0].tool_calls
+
+
+async def test_tool_choice_none_never_reads_calls() -> None:
+    class Backend:
+        capabilities = None
+
+        def model_ids(self) -> list[str]:
+            return ["m"]
+
+        def generate(self, req: Request) -> AsyncIterator[Event]:
+            return scripted('{"name": "add", "arguments": {"a": 1}}')[0](req)
+
+    req = replace(request(), tool_choice=ToolChoice("none"))
+    done = await collect(Pipeline(Backend()).run(req))  # type: ignore[arg-type]
+    assert done.choices[0].text.startswith('{"name"') and not done.choices[0].tool_calls
+    assert done.choices[0].finish_reason == "stop"
