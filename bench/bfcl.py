@@ -35,19 +35,17 @@ import time
 import traceback
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 
 from bfcl_check import Call, check_case
+from bfcl_data import Case, load
 from common import parser, ratio, save, table, verdict
 
-DATA = Path("/work/shared/benchmarks/bfcl")
 CATEGORIES = ("simple", "multiple", "parallel", "parallel_multiple", "irrelevance")
 ARMS = ("auto", "prompt", "required")
 LABEL = {"auto": "constrained auto", "prompt": "prompt-only", "required": "constrained required*"}
-TYPE_MAP = {"dict": "object", "float": "number", "tuple": "array"}
 QWEN_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
 HERMES = (  # Qwen2.5's chat template, the part it writes when it is given tools
     "{system}\n\n# Tools\n\nYou may call one or more functions to assist with the user query."
@@ -55,16 +53,6 @@ HERMES = (  # Qwen2.5's chat template, the part it writes when it is given tools
     "{tools}\n</tools>\n\nFor each function call, return a json object with function name and "
     "arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n"
     '{{"name": <function-name>, "arguments": <args-json-object>}}\n</tool_call>')
-
-
-@dataclass(slots=True)
-class Case:
-    category: str
-    id: str
-    messages: list[dict[str, Any]]
-    functions: list[dict[str, Any]]  # BFCL's descriptions, names with "_" for "."
-    answers: list[dict[str, Any]] | None
-    tools: list[dict[str, Any]]  # OpenAI tool JSON
 
 
 @dataclass(slots=True)
@@ -88,44 +76,6 @@ class Result:
     @property
     def attempted(self) -> int:  # a call cut by max_tokens is not one (unreadable by nature)
         return len(self.calls) + (len(self.problems) if self.finish != "length" else 0)
-
-
-# --- data ---------------------------------------------------------------------------------
-
-def api_name(name: str) -> str:
-    return name.replace(".", "_")
-
-
-def json_schema(node: Any) -> Any:
-    """A BFCL parameter schema as JSON Schema."""
-    if not isinstance(node, dict):
-        return node
-    out: dict[str, Any] = {}
-    for key, value in node.items():
-        if key == "type":
-            if value != "any":
-                out[key] = TYPE_MAP.get(value, value)
-        elif key == "properties":
-            out[key] = {name: json_schema(s) for name, s in value.items()}
-        elif key in ("items", "additionalProperties"):
-            out[key] = json_schema(value)
-        elif not (key == "optional" and isinstance(value, bool)):
-            out[key] = value
-    return out
-
-
-def load(category: str, limit: int) -> list[Case]:
-    cases = []
-    for line in (DATA / f"{category}.jsonl").read_text().splitlines()[:limit]:
-        row = json.loads(line)
-        functions = [{**f, "name": api_name(f["name"])} for f in row["function"]]
-        answers = [{api_name(k): v for k, v in a.items()} for a in row["ground_truth"] or []]
-        tools = [{"type": "function", "function": {
-            "name": f["name"], "description": f["description"],
-            "parameters": json_schema(f["parameters"])}} for f in functions]
-        cases.append(Case(category, row["id"], row["question"][0], functions,
-                          answers if row["ground_truth"] is not None else None, tools))
-    return cases
 
 
 def system_prompt(tools: list[dict[str, Any]]) -> str:

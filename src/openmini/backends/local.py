@@ -64,6 +64,7 @@ class LocalBackend:
         self.capabilities = Capabilities(max_n=config.parallel, context_length=config.ctx_size)
         self._compiler_lock = threading.Lock()
         self._compiler: Any = None
+        self._tags: CallFormat | None = None
 
     def model_ids(self) -> list[str]:
         return self._ids
@@ -149,10 +150,13 @@ class LocalBackend:
                                self._call_format())
 
     def _call_format(self) -> CallFormat:
-        from openmini.tools.grammar import CLOSE, OPEN, CallFormat
+        """How this vocabulary spells the call tags; looked up once, on first use."""
+        if self._tags is None:
+            from openmini.tools.grammar import CLOSE, OPEN, CallFormat
 
-        ids = self.model.tokenize(OPEN + CLOSE, add_special=False, parse_special=True)
-        return CallFormat(ids[0], ids[1]) if len(ids) == 2 else CallFormat()
+            ids = self.model.tokenize(OPEN + CLOSE, add_special=False, parse_special=True)
+            self._tags = CallFormat(ids[0], ids[1]) if len(ids) == 2 else CallFormat()
+        return self._tags
 
     def stats(self) -> BackendStats:
         s, cache = self.engine.stats, self.engine.cache
