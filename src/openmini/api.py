@@ -24,7 +24,10 @@ from openmini.backends.base import Backend
 from openmini.config import EngineConfig
 from openmini.decoding.bad_words import check_phrases
 from openmini.decoding.constraint import Constraint
+from openmini.hooks.base import TokenHook
+from openmini.hooks.criteria import stop_criteria
 from openmini.pipeline import Completion, Pipeline, collect
+from openmini.reasoning.effort import reasoning_spec
 from openmini.tools.spec import tool_choice_from_openai, tool_specs_from_openai
 from openmini.types import ChatMessage, Event, Request, SamplingParams, TextDelta
 
@@ -61,12 +64,18 @@ class AsyncOpenMini:
                 response_format: dict[str, Any] | None = None,
                 constraint: Constraint | None = None, tools: Sequence[Any] | None = None,
                 tool_choice: Any = None, parallel_tool_calls: bool = True,
+                reasoning_effort: str | None = None, thinking_budget: int | None = None,
+                hooks: Sequence[TokenHook] = (), stop_regex: Sequence[str] | None = None,
+                max_sentences: int | None = None, max_time: float | None = None,
                 **sampling: Any) -> Request:
         """Build a Request. `priority`: lower runs first. `deadline`: seconds from now by
         which the request must have started, or it fails with DeadlineExceeded.
         `response_format` (OpenAI's dict) or `constraint` (decoding.Constraint: json_schema,
         regex, choice, grammar) constrain the output; `tools` / `tool_choice` take OpenAI's
-        shapes, and the calls come back on `Completion.choices[i].tool_calls`."""
+        shapes, and the calls come back on `Completion.choices[i].tool_calls`.
+        `reasoning_effort` / `thinking_budget`: think first (`Choice.reasoning`,
+        `usage.reasoning_tokens`). `hooks`: callables that see each token before it is
+        emitted (openmini.hooks); `stop_regex`, `max_sentences`, `max_time`: stop criteria."""
         if "stop" in sampling and isinstance(sampling["stop"], str):
             sampling["stop"] = (sampling["stop"],)
         if "bad_words" in sampling:
@@ -78,9 +87,12 @@ class AsyncOpenMini:
             constraint = _response_constraint(response_format)
         specs = tool_specs_from_openai(list(tools)) if tools is not None else ()
         choice = tool_choice_from_openai(tool_choice, specs) if specs or tool_choice else None
+        criteria = stop_criteria(stop_regex, max_sentences, max_time)
         return Request(model=self.model, messages=msgs, prompt=prompt, sampling=params, n=n,
                        priority=priority, deadline=due, constraint=constraint, tools=specs,
-                       tool_choice=choice, parallel_tool_calls=parallel_tool_calls)
+                       tool_choice=choice, parallel_tool_calls=parallel_tool_calls,
+                       reasoning=reasoning_spec(reasoning_effort, thinking_budget),
+                       hooks=(*criteria, *hooks))
 
     def events(self, request: Request) -> AsyncIterator[Event]:
         return self.pipeline.run(request)

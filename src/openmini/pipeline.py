@@ -18,6 +18,7 @@ from openmini.types import (
     Event,
     Failed,
     FinishReason,
+    ReasoningDelta,
     Request,
     TextDelta,
     TokenLogprob,
@@ -59,6 +60,7 @@ class Pipeline:
 class Choice:
     index: int
     text: str = ""
+    reasoning: str = ""  # the thinking block's text (reasoning_content)
     token_ids: list[int] = field(default_factory=list)
     logprobs: list[TokenLogprob] | None = None
     finish_reason: FinishReason | None = None
@@ -94,6 +96,8 @@ async def collect(events: AsyncIterator[Event], n: int = 1) -> Completion:
             choice.token_ids.extend(event.token_ids)
             if event.logprobs is not None:
                 choice.logprobs = (choice.logprobs or []) + list(event.logprobs)
+        elif isinstance(event, ReasoningDelta):
+            choices[event.index].reasoning += event.text
         elif isinstance(event, ToolCallDelta):
             choices[event.index].tool_deltas.append(event)
         elif isinstance(event, ChoiceFinished):

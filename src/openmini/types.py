@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from openmini.decoding.constraint import Constraint
+    from openmini.hooks.base import TokenHook
+    from openmini.reasoning.effort import ReasoningSpec
     from openmini.tools.calls import ToolCall
     from openmini.tools.spec import ToolChoice, ToolSpec
 
@@ -67,6 +69,8 @@ class Request:
     tool_choice: ToolChoice | None = None  # None: "auto" when there are tools
     parallel_tool_calls: bool = True
     stream: bool = False  # the caller consumes events as they come (no whole-attempt retry)
+    reasoning: ReasoningSpec | None = None  # think first, within a token budget
+    hooks: tuple[TokenHook, ...] = ()  # see each token before it is emitted (hooks/)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +93,7 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
+    reasoning_tokens: int = 0  # of completion_tokens, spent inside the thinking block
 
     @property
     def total_tokens(self) -> int:
@@ -103,6 +108,15 @@ class TextDelta:
     text: str
     token_ids: tuple[int, ...] = ()
     logprobs: tuple[TokenLogprob, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    """New reasoning text for one choice (the thinking block), always before its answer."""
+
+    index: int
+    text: str
+    token_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,4 +154,4 @@ class Failed:
     error: Exception
 
 
-Event = TextDelta | ToolCallDelta | ChoiceFinished | Done | Failed
+Event = TextDelta | ReasoningDelta | ToolCallDelta | ChoiceFinished | Done | Failed

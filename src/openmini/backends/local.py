@@ -17,10 +17,12 @@ from openmini.engine.engine import Engine, EngineSettings
 from openmini.engine.model import ContextSettings, LlamaModel
 from openmini.engine.sampling import LogitsProcessor
 from openmini.errors import ContextLengthExceeded, InvalidRequest
+from openmini.reasoning.format import ThinkFormat, open_block, with_instruction
 from openmini.types import ChatMessage, Event, Request
 
 if TYPE_CHECKING:
     from openmini.decoding.constraint import Constraint
+    from openmini.reasoning.budget import Thinking
     from openmini.tools.grammar import CallFormat
 
 MAX_SEQ_IDS = 256  # llama.cpp's LLAMA_MAX_SEQ
@@ -65,14 +67,21 @@ class LocalBackend:
         self._compiler_lock = threading.Lock()
         self._compiler: Any = None
         self._tags: CallFormat | None = None
+        self._think: ThinkFormat | None = None
 
     def model_ids(self) -> list[str]:
         return self._ids
 
     def prompt_tokens(self, request: Request) -> list[int]:
         if request.messages is not None:
-            text = self.template.render([_message_dict(m) for m in request.messages],
-                                        tools=_tools_dicts(request))
+            messages = request.messages
+            if request.reasoning is not None:
+                messages = with_instruction(messages, self._think_format())
+            text = self.template.render([_message_dict(m) for m in messages],
+                                        tools=_tools_dicts(request),
+                                        enable_thinking=request.reasoning is not None)
+            if request.reasoning is not None:
+                text = open_block(text)
             starts_with_bos = bool(self.template.bos_token) and text.startswith(
                 self.template.bos_token)
             return self.model.tokenize_prompt(text, add_special=self.model.add_bos()
@@ -97,12 +106,18 @@ class LocalBackend:
         if request.n > self.capabilities.max_n:
             raise InvalidRequest(f"n must be at most {self.capabilities.max_n} on this server "
                                  "(its --parallel).", param="n")
+        if request.reasoning is not None and request.messages is None:
+            raise InvalidRequest("Reasoning needs a chat request (messages), not a raw prompt.",
+                                 param="reasoning_effort")
         prompt = self.prompt_tokens(request)
         max_tokens = self._budget(request, len(prompt))
+        thinking = self._thinkings(request, max_tokens)
         fields = dict(request_id=request.request_id or uuid.uuid4().hex, prompt=prompt,
                       params=request.sampling, max_tokens=max_tokens, n=request.n,
                       priority=request.priority, deadline=request.deadline,
-                      processors=await self._processors(request, max_tokens))
+                      processors=await self._processors(request, max_tokens, thinking),
+                      thinking=thinking.__getitem__ if thinking else None,
+                      hooks=request.hooks)
         stream = self.engine.generate(fields)
         try:
             async for event in stream:
@@ -120,15 +135,22 @@ class LocalBackend:
                 self._compiler = GrammarCompiler(tokenizer_for(self.model.vocab))
             return self._compiler
 
-    async def _processors(self, request: Request, max_tokens: int
+    async def _processors(self, request: Request, max_tokens: int, thinking: list[Thinking]
                           ) -> Callable[[int], Sequence[LogitsProcessor]] | None:
         """Per-choice logits processors: the constraint's grammar, compiled once (cached),
-        then the loop guard (a constrained output must end; decoding/loop_guard.py)."""
-        constraint = self._constraint(request)
+        then the loop guard (a constrained output must end; decoding/loop_guard.py). With
+        reasoning, the grammar is the thinking block's, the constraint applying after it."""
+        answer = self._constraint(request)
+        constraint = answer
+        if thinking:
+            from openmini.reasoning.grammar import thinking_constraint
+
+            constraint = thinking_constraint(self._think_format(), answer)
         if constraint is None:
             return None
         from openmini.decoding.loop_guard import LoopGuard
         from openmini.decoding.processor import GrammarProcessor
+        from openmini.reasoning.budget import AnswerOnly
 
         def build() -> tuple[list[Any], Any]:  # compiles once (cached); a copy per choice
             compiler = self.compiler()
@@ -138,8 +160,38 @@ class LocalBackend:
 
         matchers, (quotes, brackets) = await asyncio.to_thread(build)
         n_vocab = self.model.n_vocab
-        return lambda index: [GrammarProcessor(matchers[index], n_vocab),
-                              LoopGuard(quotes, brackets, max_tokens)]
+
+        def processors(index: int) -> list[LogitsProcessor]:
+            grammar = GrammarProcessor(matchers[index], n_vocab)
+            if answer is None:  # free text after thinking: nothing to loop in
+                return [grammar]
+            guard = LoopGuard(quotes, brackets, max_tokens)
+            return [grammar, AnswerOnly(guard, thinking[index].budget) if thinking else guard]
+
+        return processors
+
+    def _thinkings(self, request: Request, max_tokens: int) -> list[Thinking]:
+        if request.reasoning is None:
+            return []
+        from openmini.reasoning.budget import thinkings
+        from openmini.reasoning.format import CLOSE
+
+        fmt = self._think_format()
+        close = [fmt.close_id] if fmt.close_id is not None else self.model.tokenize(
+            CLOSE, add_special=False, parse_special=False)
+        return thinkings(request.reasoning.budget_within(max_tokens), request.n, close,
+                         self.model.piece, fmt.close_id)
+
+    def _think_format(self) -> ThinkFormat:
+        """Native thinking tags are single tokens of the vocabulary; looked up once."""
+        if self._think is None:
+            from openmini.reasoning.format import CLOSE, OPEN
+
+            ids = [self.model.tokenize(tag, add_special=False, parse_special=True)
+                   for tag in (OPEN, CLOSE)]
+            native = all(len(i) == 1 for i in ids)
+            self._think = ThinkFormat(ids[0][0], ids[1][0]) if native else ThinkFormat()
+        return self._think
 
     def _constraint(self, request: Request) -> Constraint | None:
         if request.tool_choice is None:

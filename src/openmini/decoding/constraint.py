@@ -87,3 +87,4 @@ GRAMMARS.register("grammar", _grammar)
 def grammar_of(constraint: Constraint) -> str:
     return GRAMMARS.create(constraint.kind, constraint.spec)
 GRAMMARS.register("tool_calls", "openmini.tools.grammar:build")
+GRAMMARS.register("thinking", "openmini.reasoning.grammar:build")

@@ -8,15 +8,17 @@ from typing import TYPE_CHECKING
 from openmini.decoding.bad_words import Held
 from openmini.engine.backtrack import MAX_BACKTRACKS, backtrack, dead_end_position
 from openmini.engine.model import LlamaModel
+from openmini.engine.output import End, drain, emit_text, flush_hooks
 from openmini.engine.sampling import NO_TOKEN, Draw
 from openmini.engine.scheduler import Scheduler
 from openmini.engine.sequence import EngineRequest, Seq
+from openmini.hooks.base import HookError
 from openmini.types import (
     ChoiceFinished,
     Done,
     Event,
+    Failed,
     FinishReason,
-    TextDelta,
     TokenLogprob,
     TopLogprob,
     Usage,
@@ -38,20 +40,35 @@ class Emitter:
     def sample_all(self, stats: EngineStats) -> None:
         outbox: dict[EngineRequest, list[Event]] = {}
         for seq in list(self.scheduler.running):
-            if seq.batch_index < 0 or seq.req.cancelled:
+            if seq.batch_index < 0 or seq.req.cancelled or seq.req.done:
                 continue
-            row = self.model.logits_row(seq.batch_index)
-            for child in seq.children:  # n > 1: children share the prompt cells and logits
-                self.model.seq_cp(seq.seq_id, child.seq_id, 0, seq.n_past)
-                child.n_past, child.waiting_fork = seq.n_past, False
-                self._advance(child, child.sampler.sample(row.copy()), outbox, stats)
-                stats.tokens_generated += 1
-            seq.children = []
-            self._advance(seq, seq.sampler.sample(row), outbox, stats)
-            stats.tokens_generated += 1
+            try:
+                self._sample(seq, outbox, stats)
+            except HookError as exc:  # a hook raised: the request ends with its error
+                self._fail(seq.req, exc, outbox)
         now = time.monotonic()
         for req, events in outbox.items():
             req.deliver(events, now, self.stream_interval)
+
+    def _sample(self, seq: Seq, outbox: dict[EngineRequest, list[Event]],
+                stats: EngineStats) -> None:
+        row = self.model.logits_row(seq.batch_index)
+        for child in seq.children:  # n > 1: children share the prompt cells and logits
+            self.model.seq_cp(seq.seq_id, child.seq_id, 0, seq.n_past)
+            child.n_past, child.waiting_fork = seq.n_past, False
+            self._advance(child, child.sampler.sample(row.copy()), outbox, stats)
+            stats.tokens_generated += 1
+        seq.children = []
+        self._advance(seq, seq.sampler.sample(row), outbox, stats)
+        stats.tokens_generated += 1
+
+    def _fail(self, req: EngineRequest, error: Exception,
+              outbox: dict[EngineRequest, list[Event]]) -> None:
+        for seq in [s for s in self.scheduler.running if s.req is req]:
+            self.scheduler.retire(seq)
+        req.done = True
+        events, req.held = [*req.held, *outbox.pop(req, [])], []
+        req.sink([*events, Failed(error)])
 
     def _advance(self, seq: Seq, draw: Draw, outbox: dict[EngineRequest, list[Event]],
                  stats: EngineStats) -> None:
@@ -70,7 +87,7 @@ class Emitter:
         piece = self.model.piece(token)
         logprobs = self._logprobs(draw, piece) if draw.logprob is not None else None
         if seq.guard is None:
-            matched = self._emit(seq, token, seq.text.push(piece), logprobs, events)
+            end = emit_text(seq, token, seq.text.push(piece), logprobs, events)
         else:
             state = seq.text.getstate()
             text = seq.text.push(piece)
@@ -79,24 +96,17 @@ class Emitter:
             if hit is not None:  # a banned phrase just completed
                 self._backtrack(seq, hit, events, stats)
                 return
-            matched = self._release(seq, seq.guard.release(), events)
-        if matched is not None:
-            self.finish(seq, "stop", matched, events)
+            end = self._release(seq, seq.guard.release(), events)
+        if end is not None:
+            self.finish(seq, end[0], end[1], events)
         elif seq.n_generated >= seq.req.max_tokens:
             self.finish(seq, "length", None, events)
 
-    def _emit(self, seq: Seq, token: int, text: str, logprobs: tuple[TokenLogprob, ...] | None,
-              events: list[Event]) -> str | None:
-        """One token's text through the stop strings; returns the stop string it completed."""
-        text, matched = seq.stops.push(text)
-        events.append(TextDelta(seq.index, text, (token,), logprobs))
-        return matched
-
-    def _release(self, seq: Seq, held: list[Held], events: list[Event]) -> str | None:
+    def _release(self, seq: Seq, held: list[Held], events: list[Event]) -> End | None:
         for entry in held:
-            matched = self._emit(seq, entry.token, entry.text, entry.logprobs, events)
-            if matched is not None:
-                return matched
+            end = emit_text(seq, entry.token, entry.text, entry.logprobs, events)
+            if end is not None:
+                return end
         return None
 
     def _backtrack(self, seq: Seq, position: int | None, events: list[Event],
@@ -126,26 +136,27 @@ class Emitter:
         req = seq.req
         if reason != "cancelled":
             if stop is None:
-                stop = self._drain(seq, events)
-                reason = "stop" if stop is not None else reason
+                end = self._drain(seq, events)
+                reason, stop = end if end is not None else (reason, None)
+            else:  # ended by a stop string or a hook: what is held past it is dropped
+                flush_hooks(seq, events)
             events.append(ChoiceFinished(seq.index, reason, stop))
+        if seq.thinking is not None:
+            req.reasoning_tokens += seq.thinking.tokens
         self.scheduler.retire(seq)
         req.open_choices -= 1
         if req.open_choices == 0 and not req.done:
             req.done = True
             if reason != "cancelled":
                 events.append(Done(Usage(len(req.prompt), req.completion_tokens,
-                                         req.cached_tokens),
+                                         req.cached_tokens, req.reasoning_tokens),
                                    engine_seconds=time.monotonic() - req.submitted_at))
 
-    def _drain(self, seq: Seq, events: list[Event]) -> str | None:
+    def _drain(self, seq: Seq, events: list[Event]) -> End | None:
         """The choice ends: release what is held back (tokens the bad_words guard kept, a
-        partial character, a partial stop string); returns a stop string found in it."""
-        matched = self._release(seq, seq.guard.flush() if seq.guard else [], events)
-        if matched is None:
-            tail, matched = seq.stops.push(seq.text.flush())
-            if matched is None:
-                tail += seq.stops.flush()
-            if tail:
-                events.append(TextDelta(seq.index, tail))
-        return matched
+        partial character, the reasoning split, a partial stop string, the hooks)."""
+        end = self._release(seq, seq.guard.flush() if seq.guard else [], events)
+        if end is not None:
+            flush_hooks(seq, events)
+            return end
+        return drain(seq, seq.text.flush(), events)

@@ -28,6 +28,7 @@ from openmini.engine.sampling import Sampler
 from openmini.engine.scheduler import Scheduler, SlotPool
 from openmini.engine.sequence import EngineRequest, Seq
 from openmini.errors import DeadlineExceeded, EngineError, Overloaded
+from openmini.hooks.chain import HookChain
 from openmini.types import Done, Event, Failed
 
 log = logging.getLogger("openmini.engine")
@@ -172,11 +173,16 @@ class Engine:
 
     def _make_seq(self, req: EngineRequest, index: int, seq_id: int) -> Seq:
         seed = None if req.params.seed is None else req.params.seed + index
-        procs = req.processors(index) if req.processors else ()
+        procs = list(req.processors(index)) if req.processors else []
+        thinking = req.thinking(index) if req.thinking else None
+        if thinking is not None:  # last: it may force the closing tag over everything else
+            procs.append(thinking.budget)
         sampler = Sampler(req.params, self.model.n_vocab, req.prompt, procs, seed)
         guard = PhraseGuard(req.params.bad_words) if req.params.bad_words else None
+        hooks = HookChain(req.hooks, index) if req.hooks else None
         return Seq(req=req, index=index, seq_id=seq_id, tokens=list(req.prompt),
-                   sampler=sampler, stops=StopMatcher(req.params.stop), guard=guard)
+                   sampler=sampler, stops=StopMatcher(req.params.stop), guard=guard,
+                   thinking=thinking, hooks=hooks)
 
     def _fill_batch(self) -> None:
         batch, sched = self.batch, self.scheduler

@@ -6,14 +6,21 @@ import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from openmini.decoding.bad_words import PhraseGuard
 from openmini.engine.detok import IncrementalText, StopMatcher
 from openmini.engine.sampling import LogitsProcessor, Sampler
 from openmini.types import Event, SamplingParams
 
+if TYPE_CHECKING:
+    from openmini.hooks.base import TokenHook
+    from openmini.hooks.chain import HookChain
+    from openmini.reasoning.budget import Thinking
+
 Sink = Callable[[list[Event]], object]
 ProcessorFactory = Callable[[int], Sequence[LogitsProcessor]]
+ThinkingFactory = Callable[[int], "Thinking"]
 
 _arrivals = itertools.count()
 
@@ -31,6 +38,8 @@ class EngineRequest:
     priority: int = 0
     deadline: float | None = None
     processors: ProcessorFactory | None = None
+    thinking: ThinkingFactory | None = None  # per choice: the thinking block's budget + split
+    hooks: tuple[TokenHook, ...] = ()
     arrival: int = field(default_factory=lambda: next(_arrivals))
     submitted_at: float = field(default_factory=time.monotonic)
     # owned by the engine thread once submitted
@@ -39,6 +48,7 @@ class EngineRequest:
     open_choices: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
+    reasoning_tokens: int = 0  # of the choices that finished
     held: list[Event] = field(default_factory=list)  # events not yet handed to the sink
     flushed_at: float = float("-inf")
 
@@ -78,6 +88,9 @@ class Seq:
     stops: StopMatcher = field(default_factory=lambda: StopMatcher(()))
     guard: PhraseGuard | None = None  # bad_words: holds text back, says where to backtrack
     backtracks: int = 0
+    thinking: Thinking | None = None  # reasoning: budget (in the sampler) and text split
+    hooks: HookChain | None = None
+    started_at: float = field(default_factory=time.monotonic)
 
     @property
     def prompt_len(self) -> int:
