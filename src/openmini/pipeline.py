@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from openmini.backends.base import Backend
-from openmini.errors import ModelNotFound
+from openmini.errors import ModelNotFound, UnsupportedParameter
 from openmini.types import (
     ChoiceFinished,
     Done,
@@ -42,6 +42,12 @@ class Pipeline:
     async def run(self, request: Request) -> AsyncIterator[Event]:
         """Yield the request's events. Closing this iterator cancels the request."""
         self.resolve_model(request.model)
+        caps = self.backend.capabilities
+        if request.reasoning is not None and not caps.reasoning:
+            raise UnsupportedParameter("reasoning_effort", "is not supported by this backend")
+        if request.hooks and not caps.token_hooks:
+            raise UnsupportedParameter("hooks", "(and stop_regex, max_sentences, max_time) are "
+                                       "not supported by this backend")
         if request.tools and not (request.tool_choice and request.tool_choice.mode == "none"):
             from openmini.tools.stage import run_with_tools
 

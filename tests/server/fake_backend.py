@@ -13,6 +13,7 @@ from openmini.types import (
     Event,
     Failed,
     FinishReason,
+    ReasoningDelta,
     Request,
     TextDelta,
     TokenLogprob,
@@ -34,6 +35,7 @@ class FakeBackend:
     """Emits `pieces` for every choice (interleaved), then ChoiceFinished per choice and Done."""
 
     pieces: tuple[str, ...] = ("Hello", "", " world")
+    reasoning: tuple[str, ...] = ()  # reasoning pieces, emitted first
     finish_reason: FinishReason = "stop"
     stop_reason: str | int | None = None
     usage: Usage = field(default_factory=lambda: Usage(prompt_tokens=7, completion_tokens=2,
@@ -73,6 +75,9 @@ class FakeBackend:
 
     async def _script(self, request: Request) -> AsyncIterator[Event]:
         top = request.sampling.top_logprobs
+        for piece in self.reasoning:
+            for index in range(request.n):
+                yield ReasoningDelta(index=index, text=piece, token_ids=(0,))
         step = 0
         while True:
             piece = self.pieces[step % len(self.pieces)]

@@ -31,7 +31,7 @@ async def test_unknown_nested_param(client):
 @pytest.mark.parametrize(("field", "value"), [
     ("functions", [{"name": "f"}]),
     ("function_call", "auto"),
-    ("reasoning_effort", "low"),
+    ("modalities", ["audio"]),
     ("store", False),
 ])
 async def test_unsupported_params(client, field, value):

@@ -16,6 +16,8 @@ class Capabilities:
     logprobs: bool = True
     max_n: int = 16
     context_length: int = 4096
+    reasoning: bool = True  # enforces a thinking budget (reasoning_effort, thinking_budget)
+    token_hooks: bool = True  # runs per-token hooks and the stop criteria built on them
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,10 @@ from openmini.backends.base import Capabilities
 from openmini.decoding.bad_words import check_phrases
 from openmini.decoding.constraint import Constraint
 from openmini.errors import InvalidRequest, UnsupportedParameter
+from openmini.hooks.base import TokenHook
+from openmini.hooks.criteria import stop_criteria
+from openmini.hooks.registry import hooks_from_specs
+from openmini.reasoning.effort import reasoning_spec
 from openmini.server.constraints import constraint_of
 from openmini.server.schemas import (
     ChatCompletionRequest,
@@ -37,6 +41,9 @@ def chat_request(body: ChatCompletionRequest, caps: Capabilities, request_id: st
     tools, tool_choice = tools_of(body)
     request = _request(body, caps, request_id, sampling, messages=messages,
                        constraint=constraint)
+    reasoning = reasoning_spec(body.reasoning_effort, body.thinking_budget)
+    if reasoning is not None:
+        request = replace(request, reasoning=reasoning)
     if not tools and tool_choice is None:
         return request
     return replace(request, tools=tools, tool_choice=tool_choice,
@@ -95,7 +102,15 @@ def _request(body: GenerationFields, caps: Capabilities, request_id: str,
                              param="stream_options")
     return Request(model=body.model, messages=messages, prompt=prompt, sampling=sampling, n=n,
                    priority=body.priority or 0, request_id=request_id, constraint=constraint,
-                   stream=bool(body.stream))
+                   stream=bool(body.stream), hooks=_hooks(body))
+
+
+def _hooks(body: GenerationFields) -> tuple[TokenHook, ...]:
+    """Stop criteria first (they see the model's text), then the named hooks in order."""
+    criteria = stop_criteria(body.stop_regex, body.max_sentences, body.max_time)
+    if not body.hooks:
+        return criteria
+    return (*criteria, *hooks_from_specs(body.hooks))
 
 
 def _or(value: T | None, default: T) -> T:

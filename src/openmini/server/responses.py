@@ -35,7 +35,7 @@ def usage_dict(usage: Usage) -> dict[str, Any]:
         "completion_tokens": usage.completion_tokens,
         "total_tokens": usage.total_tokens,
         "prompt_tokens_details": {"cached_tokens": usage.cached_tokens},
-        "completion_tokens_details": {"reasoning_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
     }
 
 
@@ -52,6 +52,8 @@ def chat_body(completion: Completion, meta: ResponseMeta) -> dict[str, Any]:
 
 def _chat_choice(choice: Choice) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": choice.text}
+    if choice.reasoning:
+        message["reasoning_content"] = choice.reasoning
     if choice.tool_deltas:
         message["content"] = choice.text or None
         message["tool_calls"] = [

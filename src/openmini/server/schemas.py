@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 # as absent; any other value is rejected with a 400 that names the parameter.
 UNSUPPORTED_FIELDS = frozenset({
     # request level
-    "functions", "function_call", "reasoning_effort", "modalities", "audio", "prediction",
+    "functions", "function_call", "modalities", "audio", "prediction",
     "web_search_options", "service_tier", "store", "metadata",
     # message level
     "refusal",
@@ -110,6 +110,15 @@ class GenerationFields(WireModel):
         default=None, description="Extension (vLLM): json, regex, choice or grammar.")
     bad_words: list[str] | None = Field(
         default=None, description="Extension (vLLM): phrases that never appear in the output.")
+    stop_regex: list[str] | None = Field(
+        default=None, description="Extension: regular expressions that end the output (the "
+        "match is not emitted).")
+    max_sentences: int | None = Field(
+        default=None, description="Extension: end the output after this many sentences.")
+    max_time: float | int | None = Field(
+        default=None, description="Extension: seconds a choice may generate for.")
+    hooks: list[str | dict[str, Any]] | None = Field(
+        default=None, description="Extension: server-side token hooks by name, with args.")
 
 
 class ChatCompletionRequest(GenerationFields):
@@ -121,6 +130,9 @@ class ChatCompletionRequest(GenerationFields):
     tools: list[Any] | None = None  # checked in tools/spec.py: 400s name tools[i]...
     tool_choice: str | dict[str, Any] | None = None
     parallel_tool_calls: bool | None = None
+    reasoning_effort: str | None = None  # checked in reasoning/effort.py (400 names it)
+    thinking_budget: int | None = Field(
+        default=None, description="Extension: thinking tokens at most (0: no thinking).")
 
 
 class CompletionRequest(GenerationFields):

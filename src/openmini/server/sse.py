@@ -12,7 +12,15 @@ from typing import Any, Protocol
 from openmini.server.errors import error_envelope
 from openmini.server.logprobs import chat_logprobs, completion_logprobs
 from openmini.server.responses import ResponseMeta, public_finish_reason, usage_dict
-from openmini.types import ChoiceFinished, Done, Event, Failed, TextDelta, ToolCallDelta
+from openmini.types import (
+    ChoiceFinished,
+    Done,
+    Event,
+    Failed,
+    ReasoningDelta,
+    TextDelta,
+    ToolCallDelta,
+)
 
 try:  # optional speed-up
     import orjson
@@ -90,7 +98,8 @@ class SSEEncoder:
     def __init__(self, meta: ResponseMeta, fmt: ChunkFormat, n: int, include_usage: bool):
         self.meta, self.fmt, self.n, self.include_usage = meta, fmt, n, include_usage
         self._handlers: dict[type, Callable[[Any], bytes | None]] = {
-            TextDelta: self._text, ToolCallDelta: self._tool_call, ChoiceFinished: self._finished,
+            TextDelta: self._text, ReasoningDelta: self._reasoning, ToolCallDelta: self._tool_call,
+            ChoiceFinished: self._finished,
             Done: self._done, Failed: self._failed,
         }
 
@@ -129,6 +138,13 @@ class SSEEncoder:
         if not event.text and event.logprobs is None:
             return None
         return self._chunk([self.fmt.delta(event)])
+
+    def _reasoning(self, event: ReasoningDelta) -> bytes | None:
+        """`delta.reasoning_content` (vLLM's and DeepSeek's name); chat only."""
+        if not event.text:
+            return None
+        return self._chunk([{"index": event.index, "delta": {"reasoning_content": event.text},
+                             "logprobs": None, "finish_reason": None}])
 
     def _tool_call(self, event: ToolCallDelta) -> bytes:
         call: dict[str, Any] = {"index": event.call_index,
