@@ -29,7 +29,7 @@ from openmini.hooks.criteria import stop_criteria
 from openmini.pipeline import Completion, Pipeline, collect
 from openmini.reasoning.effort import reasoning_spec
 from openmini.tools.spec import tool_choice_from_openai, tool_specs_from_openai
-from openmini.types import ChatMessage, Event, Request, SamplingParams, TextDelta
+from openmini.types import ChatMessage, Event, Failed, Request, SamplingParams, TextDelta
 
 Messages = str | Sequence[ChatMessage] | Sequence[dict[str, str]]
 
@@ -109,6 +109,8 @@ class AsyncOpenMini:
         async for event in self.events(replace(self.request(messages, **kwargs), stream=True)):
             if isinstance(event, TextDelta) and event.text:
                 yield event.text
+            elif isinstance(event, Failed):
+                raise event.error
 
     async def close(self) -> None:
         await self.backend.close()
