@@ -76,7 +76,8 @@ class LocalBackend:
         if request.messages is not None:
             messages = request.messages
             if request.reasoning is not None:
-                messages = with_instruction(messages, self._think_format())
+                messages = with_instruction(messages, self._think_format(),
+                                            request.reasoning.effort)
             text = self.template.render([_message_dict(m) for m in messages],
                                         tools=_tools_dicts(request),
                                         enable_thinking=request.reasoning is not None)

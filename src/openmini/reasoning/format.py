@@ -16,10 +16,22 @@ from openmini.types import ChatMessage
 OPEN, CLOSE = "<think>", "</think>"
 
 INSTRUCTION = (
-    "Before you answer, think step by step inside <think> and </think>: work the problem out, "
-    "check it, and keep it short. Then close the block with </think> and write the answer "
-    "for the user after it."
+    "Before you answer, think inside <think> and </think>. {how} Then close the block with "
+    "</think> and write the answer for the user after it."
 )
+# What each effort asks of a model that has no native thinking (the budget caps it anyway).
+HOW = {
+    "minimal": "Think very briefly: a line or two.",
+    "low": "Think briefly, step by step.",
+    "medium": "Think step by step: work the problem out, then check it.",
+    "high": "Think carefully step by step: work the problem out, check every step, and "
+            "consider whether another answer fits better.",
+}
+DEFAULT_HOW = HOW["medium"]
+
+
+def instruction(effort: str) -> str:
+    return INSTRUCTION.format(how=HOW.get(effort, DEFAULT_HOW))
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,17 +46,18 @@ class ThinkFormat:
         return self.open_id is not None and self.close_id is not None
 
 
-def with_instruction(messages: Sequence[ChatMessage], fmt: ThinkFormat
+def with_instruction(messages: Sequence[ChatMessage], fmt: ThinkFormat, effort: str
                      ) -> tuple[ChatMessage, ...]:
-    """Messages that ask a model without native thinking to think in the block (appended to
-    the first system message, or a new one first)."""
+    """Messages that ask a model without native thinking to think in the block, as much as
+    the effort says (appended to the first system message, or a new one first)."""
     if fmt.native:
         return tuple(messages)
+    text = instruction(effort)
     if messages and messages[0].role in ("system", "developer"):
         first = messages[0]
-        joined = f"{first.content}\n\n{INSTRUCTION}" if first.content else INSTRUCTION
+        joined = f"{first.content}\n\n{text}" if first.content else text
         return (replace(first, content=joined), *messages[1:])
-    return (ChatMessage("system", INSTRUCTION), *messages)
+    return (ChatMessage("system", text), *messages)
 
 
 def open_block(prompt: str) -> str:
