@@ -16,6 +16,8 @@ from openmini.decoding.constraint import GRAMMARS, Constraint
 from openmini.reasoning.format import CLOSE, ThinkFormat
 
 ANSWER_PARAM = "reasoning_effort"
+# Not empty, and no thinking tag in it: llguidance lexemes take & (and) and ~ (not).
+FREE_ANSWER = r"/\s*\S(.|\n)*/ & ~/(?s:.*<\/?think>.*)/"
 
 
 def thinking_constraint(fmt: ThinkFormat, answer: Constraint | None) -> Constraint:
@@ -35,8 +37,8 @@ def build(spec_text: str) -> str:
     spec = json.loads(spec_text)
     head = _head(spec["close"])
     answer = spec["answer"]
-    if answer is None:  # free text that says something
-        return f"%llguidance {{}}\nstart: think ANSWER\n{head}ANSWER: /\\s*\\S(.|\\n)*/\n"
+    if answer is None:  # free text that says something, and opens no second block
+        return f"%llguidance {{}}\nstart: think ANSWER\n{head}ANSWER: {FREE_ANSWER}\n"
     top = f'%llguidance {{}}\nstart: think SEP @answer\n{head}SEP: /\\n{{0,2}}/\n'
     inner = GRAMMARS.create(answer["kind"], answer["spec"])
     return json.dumps({"grammars": [{"lark_grammar": top}, *_named_answer(inner)]})
