@@ -16,7 +16,7 @@ cut at max_tokens. Per-item results go to bench/results/reasoning-<models>.json.
 
     .venv/bin/python bench/reasoning.py                      # fast and default, every effort
     .venv/bin/python bench/reasoning.py --model fast --efforts none,high --limit 5 --verbose
-    .venv/bin/python bench/reasoning.py --model tiny --efforts none --no-effort-arg --limit 3
+    .venv/bin/python bench/reasoning.py --model tiny --efforts none,low --limit 3
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from common import RESULTS, machine, table
 from reasoning_score import score
 
 DATA = Path(__file__).resolve().parent / "data" / "reasoning.jsonl"
-EFFORTS = ("none", "low", "medium", "high")
+EFFORTS = ("none", "minimal", "low", "medium", "high")
 KINDS = ("arithmetic", "logic")
 INSTRUCTION = ('End your reply with a final line of the form "Answer: <answer>", where '
                "<answer> is only the final number or word, without units.")
@@ -87,10 +87,7 @@ def parse_args() -> argparse.Namespace:
                    help="alias (default, fast, tiny) or a .gguf; repeatable (default: fast, "
                         "default)")
     p.add_argument("--efforts", type=csv, default=list(EFFORTS),
-                   help="comma-separated reasoning efforts (default: none,low,medium,high)")
-    p.add_argument("--no-effort-arg", action="store_true",
-                   help="omit reasoning_effort from the call (for builds without it; 'none' "
-                        "only)")
+                   help="comma-separated reasoning efforts (default: all five)")
     p.add_argument("--kinds", type=csv, default=list(KINDS),
                    help="comma-separated item kinds (default: arithmetic,logic)")
     p.add_argument("--limit", type=int, default=None, help="first N items of each kind")
@@ -103,8 +100,8 @@ def parse_args() -> argparse.Namespace:
     a.model = a.model or ["fast", "default"]
     if bad := [k for k in a.kinds if k not in KINDS]:
         p.error(f"unknown kind(s) {bad}; choose from {', '.join(KINDS)}")
-    if a.no_effort_arg and a.efforts != ["none"]:
-        p.error("--no-effort-arg sends no effort, so it runs --efforts none only")
+    if bad := [e for e in a.efforts if e not in EFFORTS]:
+        p.error(f"unknown effort(s) {bad}")
     return a
 
 
@@ -115,7 +112,7 @@ def prompt(item: Item) -> list[dict[str, str]]:
 async def ask(om: Any, sem: asyncio.Semaphore, item: Item, model: str, effort: str,
               a: argparse.Namespace) -> Result:
     res = Result(model=model, effort=effort, id=item.id, kind=item.kind, expected=item.answer)
-    kw: dict[str, Any] = {} if a.no_effort_arg else {"reasoning_effort": effort}
+    kw: dict[str, Any] = {"reasoning_effort": effort}
     async with sem:
         t0 = time.perf_counter()
         try:
@@ -175,8 +172,7 @@ async def run_model(model: str, items: list[Item], a: argparse.Namespace) -> lis
             rs = await asyncio.gather(*(ask(om, sem, it, model, effort, a) for it in items))
             wall = time.perf_counter() - t0
             if all(r.error for r in rs):
-                hint = "" if a.no_effort_arg else " (no reasoning_effort yet? --no-effort-arg)"
-                raise SystemExit(f"{model} effort {effort}: every request failed{hint}: "
+                raise SystemExit(f"{model} effort {effort}: every request failed: "
                                  f"{rs[0].error}")
             print(f"{model} effort {effort}: {frac(rs)} in {wall:.1f} s", flush=True)
             if a.verbose:

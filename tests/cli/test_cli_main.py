@@ -44,3 +44,17 @@ def test_chat_is_multi_turn_until_eof() -> None:
     assert out.stdout.count(">>> ") == 3  # two answered turns, then the prompt that read /exit
     answers = [line for line in out.stdout.split(">>> ") if line.strip()]
     assert len(answers) == 2
+
+
+def test_run_with_reasoning_puts_the_reasoning_on_stderr() -> None:
+    out = subprocess.run([*CLI, "run", "What is 2 + 2?", "--model", "tiny", "--max-tokens",
+                          "60", "--temperature", "0", "--threads", "2", "--reasoning-effort",
+                          "minimal"], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() and out.stderr.strip()
+    assert out.stderr.strip() not in out.stdout  # the pipe gets the answer only
+
+
+def test_run_rejects_an_unknown_effort() -> None:
+    out = subprocess.run([*CLI, "run", "hi", "--model", "tiny", "--reasoning-effort", "huge"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and "--reasoning-effort" in out.stderr

@@ -6,10 +6,15 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from openmini.reasoning.effort import EFFORTS
+
+Effort = Enum("Effort", {e: e for e in EFFORTS}, type=str)  # type: ignore[misc]
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="openmini: a small open-weight model behind an OpenAI-compatible API.")
@@ -20,6 +25,9 @@ ThreadsOpt = Annotated[int | None, typer.Option("--threads", help="CPU threads (
 ParallelOpt = Annotated[int | None, typer.Option("--parallel",
                                                  help="Concurrent sequences decoded together.")]
 CtxOpt = Annotated[int | None, typer.Option("--ctx-size", help="Context length per sequence.")]
+EffortOpt = Annotated[Effort | None, typer.Option(
+    "--reasoning-effort", help="Think first: none, minimal, low, medium or high (the "
+    "reasoning goes to stderr).")]
 
 
 @contextmanager
@@ -95,6 +103,7 @@ def run(
     max_tokens: Annotated[int | None, typer.Option("--max-tokens")] = None,
     temperature: Annotated[float, typer.Option("--temperature")] = 0.7,
     seed: Annotated[int | None, typer.Option("--seed")] = None,
+    reasoning_effort: EffortOpt = None,
     threads: ThreadsOpt = None,
     ctx_size: CtxOpt = None,
 ) -> None:
@@ -108,8 +117,9 @@ def run(
     if not text:
         raise typer.BadParameter("give a prompt or pipe one on stdin", param_hint="PROMPT")
     client = _client(model, threads, 1, ctx_size)
-    asyncio.run(one_shot(client, text, system, dict(max_tokens=max_tokens,
-                                                    temperature=temperature, seed=seed)))
+    asyncio.run(one_shot(client, text, system, dict(
+        max_tokens=max_tokens, temperature=temperature, seed=seed,
+        reasoning_effort=reasoning_effort and reasoning_effort.value)))
 
 
 @app.command()
@@ -118,6 +128,7 @@ def chat(
     system: Annotated[str | None, typer.Option("--system", help="System message.")] = None,
     max_tokens: Annotated[int | None, typer.Option("--max-tokens")] = None,
     temperature: Annotated[float, typer.Option("--temperature")] = 0.7,
+    reasoning_effort: EffortOpt = None,
     threads: ThreadsOpt = None,
     ctx_size: CtxOpt = None,
 ) -> None:
@@ -128,7 +139,8 @@ def chat(
 
     client = _client(model, threads, 1, ctx_size)
     asyncio.run(interactive(client, system, dict(temperature=temperature,
-                                                 max_tokens=max_tokens)))
+                                                 max_tokens=max_tokens,
+                                                 reasoning_effort=reasoning_effort and reasoning_effort.value)))
 
 
 def _register_models() -> None:
