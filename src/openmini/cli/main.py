@@ -138,9 +138,9 @@ def chat(
     from openmini.cli.session import interactive
 
     client = _client(model, threads, 1, ctx_size)
+    effort = reasoning_effort.value if reasoning_effort else None
     asyncio.run(interactive(client, system, dict(temperature=temperature,
-                                                 max_tokens=max_tokens,
-                                                 reasoning_effort=reasoning_effort and reasoning_effort.value)))
+                                                 max_tokens=max_tokens, reasoning_effort=effort)))
 
 
 def _register_models() -> None:
