@@ -19,7 +19,7 @@ from openmini.hooks.builtin import (
     StopRegex,
     compile_patterns,
 )
-from openmini.hooks.chain import Chunk, HookChain, Stopped
+from openmini.hooks.chain import Chunk, HookChain
 from openmini.hooks.criteria import stop_criteria
 from openmini.types import Usage
 
@@ -63,7 +63,7 @@ def test_stop_regex_stops_at_a_match_spanning_several_tokens() -> None:
     chain = HookChain([StopRegex([r"\bEND\b"])], 0)
     out = stream(chain, ["The ", "story", " E", "N", "D", " and more", " text"])
     assert answer_of(out) == "The story "
-    assert chain.stopped == Stopped(r"\bEND\b", "stop")
+    assert (chain.stopped.reason, chain.stopped.finish) == (r"\bEND\b", "stop")
 
 
 def test_stop_regex_emits_nothing_of_the_match_or_after_it_in_the_same_token() -> None:
@@ -85,7 +85,7 @@ def test_stop_regex_releases_a_dangling_partial_match_when_the_choice_ends() -> 
     assert chain.stopped is None
 
 
-def test_stop_regex_released_partial_at_the_end_through_an_earlier_hook() -> None:
+def test_stop_regex_lets_a_partial_match_go_at_the_end() -> None:
     """At the end (token_id -1) StopRegex lets a partial match go instead of holding it."""
     hook = StopRegex(["ENDING"])
     assert hook(tok("The EN", token_id=-1)) is None
@@ -111,7 +111,7 @@ def test_stop_regex_reasoning_does_not_count_towards_a_match() -> None:
 def test_stop_regex_first_pattern_to_match_wins_and_names_the_reason() -> None:
     chain = HookChain([StopRegex(["zzz", r"\d{3}"])], 0)
     assert answer_of(stream(chain, ["call 55", "5-1234"])) == "call "
-    assert chain.stopped == Stopped(r"\d{3}", "stop")
+    assert (chain.stopped.reason, chain.stopped.finish) == (r"\d{3}", "stop")
 
 
 def test_stop_regex_keeps_state_per_choice() -> None:
@@ -137,6 +137,15 @@ def test_stop_regex_after_a_holding_hook() -> None:
     assert answer_of(stream(chain, ["a c", "a", "t!", "..."])) == "a "
 
 
+def test_stop_regex_finds_a_match_in_text_released_at_the_end() -> None:
+    from openmini.hooks import HOLD
+
+    chain = HookChain([lambda t: HOLD, StopRegex(["END"])], 0)
+    assert stream(chain, ["a E", "ND b"], end=False) == []
+    assert chain.flush(USAGE, 0.0) == [(False, "a ")]
+    assert (chain.stopped.reason, chain.stopped.finish) == ("END", "stop")
+
+
 @pytest.mark.parametrize(("patterns", "param"), [
     (["ok", "("], "stop_regex[1]"),
     (["[a-"], "stop_regex[0]"),
@@ -153,7 +162,7 @@ def test_stop_regex_after_a_holding_hook() -> None:
 ])
 def test_stop_regex_patterns_are_validated(patterns: object, param: str) -> None:
     with pytest.raises(InvalidRequest) as err:
-        StopRegex(patterns)  # type: ignore[arg-type]
+        StopRegex(patterns)
     assert err.value.param == param
     assert err.value.status == 400
     assert param in err.value.message
@@ -210,7 +219,7 @@ def test_max_sentences_counts_sentences_across_tokens() -> None:
     chain = HookChain([MaxSentences(2)], 0)
     out = stream(chain, ["Hi", ".", " How", " are you", "?", " Fine", ". Bye."])
     assert answer_of(out) == "Hi. How are you?"
-    assert chain.stopped == Stopped("max_sentences", "stop")
+    assert (chain.stopped.reason, chain.stopped.finish) == ("max_sentences", "stop")
 
 
 def test_max_sentences_stops_in_the_middle_of_a_token_without_the_whitespace() -> None:
@@ -272,7 +281,7 @@ def test_max_sentences_keeps_state_per_choice() -> None:
 @pytest.mark.parametrize("n", [0, -1, True, False, 1.5, "2", None])
 def test_max_sentences_is_validated(n: object) -> None:
     with pytest.raises(InvalidRequest) as err:
-        MaxSentences(n)  # type: ignore[arg-type]
+        MaxSentences(n)
     assert err.value.param == "max_sentences"
 
 
@@ -285,13 +294,13 @@ def test_max_time_stops_with_length_once_elapsed_passes() -> None:
     assert chain.push([(False, "b")], False, 2, USAGE, 1.999) == [(False, "b")]
     assert chain.stopped is None
     assert chain.push([(False, "c")], False, 3, USAGE, 2.0) == [(False, "c")]
-    assert chain.stopped == Stopped("max_time", "length")
+    assert (chain.stopped.reason, chain.stopped.finish) == ("max_time", "length")
 
 
 def test_max_time_also_applies_while_reasoning_and_to_held_tokens() -> None:
     chain = HookChain([MaxTime(1)], 0)
     assert chain.push([], True, 1, USAGE, 5.0) == []
-    assert chain.stopped == Stopped("max_time", "length")
+    assert (chain.stopped.reason, chain.stopped.finish) == ("max_time", "length")
     assert MaxTime(1)(tok("x", reasoning=True, elapsed=1.5)) is not None
 
 
@@ -300,13 +309,13 @@ def test_max_time_emits_what_an_earlier_hook_released() -> None:
     chain.push([(False, "so E")], False, 1, USAGE, 0.5)
     out = chain.push([(False, "x")], False, 2, USAGE, 1.5)
     assert out == [(False, "Ex")]
-    assert chain.stopped == Stopped("max_time", "length")
+    assert (chain.stopped.reason, chain.stopped.finish) == ("max_time", "length")
 
 
 @pytest.mark.parametrize("seconds", [0, 0.0, -1, True, 3600.5, 3601, "5", None])
 def test_max_time_is_validated(seconds: object) -> None:
     with pytest.raises(InvalidRequest) as err:
-        MaxTime(seconds)  # type: ignore[arg-type]
+        MaxTime(seconds)
     assert err.value.param == "max_time"
 
 
@@ -331,5 +340,5 @@ def test_max_sentences_stop_drops_what_stop_regex_still_holds() -> None:
     it: the held "E" is past the stop point and must not reach the output."""
     chain = HookChain(list(stop_criteria(["END"], 1, None)), 0)
     out = stream(chain, ["Hi.", " E", "h"])
-    assert chain.stopped == Stopped("max_sentences", "stop")
+    assert (chain.stopped.reason, chain.stopped.finish) == ("max_sentences", "stop")
     assert answer_of(out) == "Hi."

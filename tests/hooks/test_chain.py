@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import TypeAlias
 
 import pytest
 
 from openmini.hooks import HOLD, PASS, Action, HookError, HookToken, release, replace, stop
-from openmini.hooks.chain import Chunk, HookChain, Stopped
+from openmini.hooks.chain import Chunk, HookChain
 from openmini.types import Usage
 
 USAGE = Usage(prompt_tokens=3, completion_tokens=1)
 
-Answer = Action | None | Callable[[HookToken], Action | None]
+Answer: TypeAlias = Action | Callable[[HookToken], Action | None] | None
 
 
 class Scripted:
@@ -100,14 +101,14 @@ def test_stop_by_default_emits_held_and_this_token_and_ends() -> None:
     chain = HookChain([hook], 0)
     push(chain, "The end")
     assert push(chain, ".") == [(False, "The end.")]
-    assert chain.stopped == Stopped("stopper", "stop")
+    assert (chain.stopped.reason, chain.stopped.finish) == ("stopper", "stop")
 
 
 def test_stop_with_text_reason_and_length_finish() -> None:
     chain = HookChain([Scripted(HOLD, stop("cut", reason="too_long", finish="length"))], 0)
     push(chain, "abc")
     assert push(chain, "def") == [(False, "cut")]
-    assert chain.stopped == Stopped("too_long", "length")
+    assert (chain.stopped.reason, chain.stopped.finish) == ("too_long", "length")
 
 
 def test_stop_with_empty_text_emits_nothing() -> None:
@@ -136,7 +137,7 @@ def test_stop_reason_defaults_to_the_hooks_name() -> None:
                            (PlainHook(), "PlainHook")]:
         chain = HookChain([hook], 0)
         push(chain, "x")
-        assert chain.stopped == Stopped(expected, "stop")
+        assert (chain.stopped.reason, chain.stopped.finish) == (expected, "stop")
 
 
 def test_stop_ends_the_rest_of_that_push() -> None:
@@ -152,7 +153,7 @@ def test_first_stop_wins() -> None:
     first, second = Scripted(stop(reason="first")), Scripted(stop(reason="second"))
     chain = HookChain([first, second], 0)
     assert push(chain, "x") == [(False, "x")]
-    assert chain.stopped == Stopped("first", "stop")
+    assert (chain.stopped.reason, chain.stopped.finish) == ("first", "stop")
     assert second.texts == ["x"]  # later hooks still see what the stopping one emitted
 
 
@@ -296,7 +297,7 @@ def test_flush_after_a_stop_emits_what_a_later_hook_holds() -> None:
     holder = Scripted(HOLD, name="holder")
     chain = HookChain([stopper, holder], 0)
     assert push(chain, "last words") == []
-    assert chain.stopped == Stopped("stopper", "stop")
+    assert (chain.stopped.reason, chain.stopped.finish) == ("stopper", "stop")
     assert chain.flush(USAGE, 0.0) == [(False, "last words")]
 
 
@@ -310,7 +311,7 @@ def test_flush_after_a_stop_still_runs_later_hooks_on_released_text() -> None:
     chain = HookChain([stopper, holder, redact], 0)
     assert push(chain, "the secret") == []  # the holder keeps it
     assert push(chain, " is out") == []  # the stopper ends the choice here
-    assert chain.stopped == Stopped("stopper", "stop")
+    assert (chain.stopped.reason, chain.stopped.finish) == ("stopper", "stop")
     assert chain.flush(USAGE, 0.0) == [(False, "the ******")]
 
 
@@ -322,7 +323,7 @@ def test_flush_after_a_downstream_stop_drops_text_past_the_stop_point() -> None:
     stopper = Scripted(stop(), name="stopper")
     chain = HookChain([holder, stopper], 0)
     assert push(chain, "after the stop") == []
-    assert chain.stopped == Stopped("stopper", "stop")
+    assert (chain.stopped.reason, chain.stopped.finish) == ("stopper", "stop")
     assert chain.flush(USAGE, 0.0) == []
 
 
@@ -363,7 +364,7 @@ def test_a_hook_raising_at_flush_is_a_hook_error() -> None:
 @pytest.mark.parametrize("bad", ["text", 1, True, {"kind": "pass"}])
 def test_a_hook_returning_a_non_action_is_a_hook_error(bad: object) -> None:
     hook = Scripted(name="sloppy")
-    hook.answers = [lambda t: bad]  # type: ignore[list-item]
+    hook.answers = [lambda t: bad]
     chain = HookChain([hook], 0)
     with pytest.raises(HookError) as err:
         push(chain, "x")

@@ -73,8 +73,8 @@ def test_names_and_specs(fresh: Registry[Any]) -> None:
                               {"name": "stop_regex", "args": {"patterns": ["END"]}}],
                              registry=fresh)
     assert [type(h) for h in hooks] == [MaxTime, MaxSentences, StopRegex]
-    assert hooks[0].seconds == 5  # type: ignore[attr-defined]
-    assert hooks[1].n == 2  # type: ignore[attr-defined]
+    assert hooks[0].seconds == 5
+    assert hooks[1].n == 2
 
 
 def test_a_bare_name_takes_no_args(fresh: Registry[Any]) -> None:

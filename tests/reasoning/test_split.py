@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import combinations
+from itertools import combinations, pairwise
 
 import pytest
 
@@ -42,7 +42,7 @@ TEXT = "I should add them.</think>It is 4."
 def test_every_way_of_cutting_the_text_gives_the_same_split() -> None:
     for cuts in [c for k in (1, 2, 3) for c in combinations(range(1, len(TEXT)), k)]:
         bounds = (0, *cuts, len(TEXT))
-        pieces = [TEXT[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+        pieces = [TEXT[a:b] for a, b in pairwise(bounds)]
         reasoning, answer, split = run(pieces)
         assert (reasoning, answer) == ("I should add them.", "It is 4."), pieces
         assert split.closed

@@ -59,6 +59,8 @@ def drain(seq: Seq, tail: str, events: list[Event]) -> End | None:
             chunks = seq.hooks.push(chunks, bool(reasoning), -1, usage, elapsed)
         chunks += seq.hooks.flush(usage, elapsed)
     _deliver(seq, chunks, (), False, None, events)
+    if matched is None and seq.hooks is not None and seq.hooks.stopped is not None:
+        return seq.hooks.stopped.finish, seq.hooks.stopped.reason  # type: ignore[return-value]
     return None if matched is None else ("stop", matched)
 
 

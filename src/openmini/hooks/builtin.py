@@ -15,6 +15,8 @@ from openmini.hooks.base import Action, HookToken, release, stop
 REGEX_TIMEOUT = 0.05  # seconds one search may take; a pattern that backtracks forever fails
 MAX_PATTERNS = 16
 MAX_PATTERN_LENGTH = 1000
+# Texts a pattern is tried on: a zero-width match in any (^, $, \b, lookarounds, x*) is refused.
+EMPTY_PROBES = ("", "a", "a b", "A.", " ", "\n", "1", "ab12 cd.\n")
 
 
 def compile_patterns(patterns: Sequence[str], param: str = "stop_regex") -> list[regex.Pattern]:
@@ -34,9 +36,10 @@ def compile_patterns(patterns: Sequence[str], param: str = "stop_regex") -> list
         except regex.error as exc:
             raise InvalidRequest(f"Invalid regular expression in '{where}': {exc}",
                                  param=where) from exc
-        if compiled[-1].search(""):
-            raise InvalidRequest(f"'{where}' matches the empty string, so it would stop "
-                                 "before any output.", param=where)
+        if any(m.end() == m.start() for probe in EMPTY_PROBES
+               for m in [compiled[-1].search(probe)] if m is not None):
+            raise InvalidRequest(f"'{where}' can match the empty string, so it would stop "
+                                 "without matching any text.", param=where)
     return compiled
 
 

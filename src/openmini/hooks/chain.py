@@ -29,6 +29,7 @@ class Stopped:
 
     reason: str
     finish: str  # "stop" or "length"
+    stage: int  # which hook stopped it
 
 
 class HookChain:
@@ -41,24 +42,29 @@ class HookChain:
              elapsed: float) -> list[Chunk]:
         """One token's text through every hook; `reasoning` is the token's channel (for a
         token whose text is all held back upstream). Raises HookError."""
-        for stage in self.stages:
-            chunks = self._run(stage, chunks or [(reasoning, "")], token_id, usage, elapsed)
+        for position in range(len(self.stages)):
+            chunks = self._run(position, chunks or [(reasoning, "")], token_id, usage, elapsed)
         return [c for c in chunks if c[1]]
 
     def flush(self, usage: Usage, elapsed: float) -> list[Chunk]:
         """The choice ends: each hook sees what the ones before released, then lets go of what
-        it still holds."""
+        it still holds. After a stop, what the stopping hook and those before it hold lies
+        past the stop point and is dropped; what later hooks hold came before it."""
         chunks: list[Chunk] = []
-        for stage in self.stages:
-            if chunks and self.stopped is None:
-                chunks = self._run(stage, chunks, -1, usage, elapsed)
+        for position, stage in enumerate(self.stages):
+            if self.stopped is not None and position <= self.stopped.stage:
+                stage.held = ""
+                continue
+            if chunks:
+                chunks = self._run(position, chunks, -1, usage, elapsed)
             if stage.held:
                 chunks.append((stage.reasoning, stage.held))
                 stage.held = ""
         return [c for c in chunks if c[1]]
 
-    def _run(self, stage: _Stage, chunks: list[Chunk], token_id: int, usage: Usage,
+    def _run(self, position: int, chunks: list[Chunk], token_id: int, usage: Usage,
              elapsed: float) -> list[Chunk]:
+        stage = self.stages[position]
         out: list[Chunk] = []
         for reasoning, text in chunks:
             if stage.held and stage.reasoning != reasoning:
@@ -75,7 +81,7 @@ class HookChain:
                     f"returned {type(action).__name__}; expected an Action or None"))
             if self._apply(stage, action, text, out) and self.stopped is None:
                 assert action is not None
-                self.stopped = Stopped(action.reason or stage.name, action.finish)
+                self.stopped = Stopped(action.reason or stage.name, action.finish, position)
                 break
         return out
 

@@ -19,7 +19,7 @@ HOOKS.register("stop_regex", "openmini.hooks.builtin:StopRegex")
 HOOKS.register("max_sentences", "openmini.hooks.builtin:MaxSentences")
 HOOKS.register("max_time", "openmini.hooks.builtin:MaxTime")
 
-_loaded: set[str] = set()
+_loaded: set[int] = set()  # ids of the registries whose entry points were read
 
 
 def load_plugins(registry: Registry[TokenHook] = HOOKS) -> list[str]:
@@ -35,8 +35,9 @@ def load_plugins(registry: Registry[TokenHook] = HOOKS) -> list[str]:
 def hooks_from_specs(specs: Sequence[Any], registry: Registry[TokenHook] = HOOKS,
                      param: str = "hooks") -> tuple[TokenHook, ...]:
     """`["name", {"name": ..., "args": {...}}, ...]` -> one fresh hook per entry."""
-    if not _loaded:
-        _loaded.update(load_plugins(registry) or ["-"])
+    if id(registry) not in _loaded:
+        load_plugins(registry)
+        _loaded.add(id(registry))
     out = []
     for i, spec in enumerate(specs):
         where = f"{param}[{i}]"

@@ -28,11 +28,13 @@ class ThinkSplit:
             self.closed = True
             return self._reason(self._held + text.replace(CLOSE, "", 1), last=True), ""
         buf = self._held + text
+        if self.close_id is not None:  # only the token closes; its text is nothing special
+            return self._reason(buf), ""
         idx = buf.find(CLOSE)
         if idx >= 0:
             self.closed, self._held = True, ""
             return self._reason(buf[:idx], last=True), self._answer(buf[idx + len(CLOSE):])
-        keep = _partial_tag(buf) if self.close_id is None else 0
+        keep = _partial_tag(buf)
         self._held = buf[len(buf) - keep:] if keep else ""
         return self._reason(buf[:len(buf) - keep]), ""
 
