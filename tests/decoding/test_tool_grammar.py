@@ -88,3 +88,34 @@ def test_choice_none_never_calls(compiler: GrammarCompiler, tokenizer: Any) -> N
     call = CALL.replace("<tool_call>", "<|im_start|>").replace("</tool_call>", "<|im_end|>")
     assert accepts(compiler, tokenizer, "none", True, fmt, "Just text.")
     assert not accepts(compiler, tokenizer, "none", True, fmt, call)
+
+
+ANSWER = {"type": "object", "properties": {"reply": {"type": "string"}},
+          "required": ["reply"], "additionalProperties": False}
+FORMATTED = {
+    **CASES,
+    "json answer": '{"reply": "hi"}',
+    "wrong json answer": '{"other": "hi"}',
+    "bare call": '{"name": "add", "arguments": {"a": 1, "b": 2}}',
+}
+
+
+def accepts_with_format(compiler: GrammarCompiler, tokenizer: Any, mode: str, fmt: CallFormat,
+                        text: str) -> bool:
+    from openmini.decoding.constraint import Constraint
+
+    answer = Constraint.json_schema(ANSWER, "response_format")
+    matcher = compiler.matcher(tool_constraint(SPECS, ToolChoice(mode), True, fmt, answer))  # type: ignore[arg-type]
+    tokens = tokenizer.tokenize_str(text, parse_special=fmt.special)
+    return all(matcher.consume_token(t) for t in tokens) and bool(matcher.is_accepting())
+
+
+@pytest.mark.parametrize(("fmt", "mode", "allowed"), [
+    (CallFormat(), "auto", {"json answer", "call", "two"}),
+    (CallFormat(), "required", {"call", "two"}),  # a required call ignores the format
+])
+def test_response_format_with_tools(compiler: GrammarCompiler, tokenizer: Any,
+                                    fmt: CallFormat, mode: str, allowed: set[str]) -> None:
+    got = {name for name, text in FORMATTED.items()
+           if accepts_with_format(compiler, tokenizer, mode, fmt, text)}
+    assert got == allowed

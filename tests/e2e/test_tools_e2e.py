@@ -83,3 +83,33 @@ def test_tool_message_needs_its_call_id(client: openai.OpenAI) -> None:
         client.chat.completions.create(model=MODEL, max_tokens=5, messages=[  # type: ignore[list-item]
             *ASK, {"role": "tool", "content": "x"}])
     assert err.value.body["param"] == "messages.1.tool_call_id"  # type: ignore[index]
+
+
+REPLY = {"type": "json_schema", "json_schema": {"name": "reply", "strict": True, "schema": {
+    "type": "object", "properties": {"reply": {"type": "string", "maxLength": 40}},
+    "required": ["reply"], "additionalProperties": False}}}
+
+
+def test_response_format_with_tools_none_answers_in_the_format(client: openai.OpenAI) -> None:
+    r = client.chat.completions.create(model=MODEL, messages=ASK, tools=[WEATHER],  # type: ignore[arg-type, list-item]
+                                       tool_choice="none", response_format=REPLY,  # type: ignore[arg-type]
+                                       max_tokens=60, temperature=0)
+    message = r.choices[0].message
+    assert not message.tool_calls
+    jsonschema.validate(json.loads(message.content or ""), REPLY["json_schema"]["schema"])
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_response_format_with_tools_auto_calls_or_answers_in_format(
+        client: openai.OpenAI, seed: int) -> None:
+    r = client.chat.completions.create(model=MODEL, messages=ASK, tools=[WEATHER],  # type: ignore[arg-type, list-item]
+                                       response_format=REPLY, max_tokens=80,  # type: ignore[arg-type]
+                                       temperature=1.0, seed=seed, parallel_tool_calls=False)
+    choice = r.choices[0]
+    if choice.message.tool_calls:
+        assert choice.finish_reason == "tool_calls"
+        jsonschema.validate(json.loads(choice.message.tool_calls[0].function.arguments), SCHEMA)
+    else:
+        assert choice.finish_reason == "stop"
+        jsonschema.validate(json.loads(choice.message.content or ""),
+                            REPLY["json_schema"]["schema"])

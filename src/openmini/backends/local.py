@@ -155,6 +155,8 @@ class LocalBackend:
 
         def build() -> tuple[list[Any], Any]:  # compiles once (cached); a copy per choice
             compiler = self.compiler()
+            if request.constraint is not None and request.constraint is not constraint:
+                compiler.matcher(request.constraint)  # alone first: its 400 names its field
             ends = (self.model.tokens_matching(rb'"[\]}\s]*'),  # close a string (and more)
                     self.model.tokens_matching(rb"[\]}][\]}\s]*"))  # close objects/arrays
             return [compiler.matcher(constraint) for _ in range(request.n)], ends
@@ -195,12 +197,15 @@ class LocalBackend:
         return self._think
 
     def _constraint(self, request: Request) -> Constraint | None:
-        if request.tool_choice is None:
+        """The output's constraint: the response format, the tool-call grammar, or both (an
+        answer that calls nothing follows the format)."""
+        choice = request.tool_choice
+        if choice is None or (choice.mode == "none" and request.constraint is not None):
             return request.constraint
         from openmini.tools.grammar import tool_constraint
 
-        return tool_constraint(request.tools, request.tool_choice, request.parallel_tool_calls,
-                               self._call_format())
+        return tool_constraint(request.tools, choice, request.parallel_tool_calls,
+                               self._call_format(), request.constraint)
 
     def _call_format(self) -> CallFormat:
         """How this vocabulary spells the call tags; looked up once, on first use."""

@@ -86,5 +86,22 @@ GRAMMARS.register("grammar", _grammar)
 
 def grammar_of(constraint: Constraint) -> str:
     return GRAMMARS.create(constraint.kind, constraint.spec)
+
+
+def compose(top: str, parts: dict[str, Constraint]) -> str:
+    """One grammar: the lark `top`, which refers to each part as `@name`, and the parts'
+    grammars under those names (llguidance's multi-grammar JSON form)."""
+    grammars: list[dict[str, Any]] = [{"lark_grammar": top}]
+    for name, part in parts.items():
+        grammars += _named(grammar_of(part), name)
+    return json.dumps({"grammars": grammars})
+
+
+def _named(grammar: str, name: str) -> list[dict[str, Any]]:
+    """A grammar (lark text, or llguidance's JSON form) with its start grammar named."""
+    if grammar.lstrip().startswith("{"):
+        first, *rest = json.loads(grammar)["grammars"]
+        return [{**first, "name": name}, *rest]
+    return [{"name": name, "lark_grammar": grammar}]
 GRAMMARS.register("tool_calls", "openmini.tools.grammar:build")
 GRAMMARS.register("thinking", "openmini.reasoning.grammar:build")

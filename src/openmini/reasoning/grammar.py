@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from openmini.decoding.constraint import GRAMMARS, Constraint
+from openmini.decoding.constraint import Constraint, compose
 from openmini.reasoning.format import CLOSE, ThinkFormat
 
 ANSWER_PARAM = "reasoning_effort"
@@ -40,14 +40,4 @@ def build(spec_text: str) -> str:
     if answer is None:  # free text that says something, and opens no second block
         return f"%llguidance {{}}\nstart: think ANSWER\n{head}ANSWER: {FREE_ANSWER}\n"
     top = f'%llguidance {{}}\nstart: think SEP @answer\n{head}SEP: /\\n{{0,2}}/\n'
-    inner = GRAMMARS.create(answer["kind"], answer["spec"])
-    return json.dumps({"grammars": [{"lark_grammar": top}, *_named_answer(inner)]})
-
-
-def _named_answer(grammar: str) -> list[dict[str, object]]:
-    """The answer's grammar (lark text or llguidance's JSON form) named `answer`."""
-    if grammar.lstrip().startswith("{"):
-        first, *rest = json.loads(grammar)["grammars"]
-        return [{**first, "name": "answer"}, *rest]
-    return [{"name": "answer", "lark_grammar": grammar}]
-
+    return compose(top, {"answer": Constraint(answer["kind"], answer["spec"], ANSWER_PARAM)})

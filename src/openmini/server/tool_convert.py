@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from openmini.errors import InvalidRequest, UnsupportedParameter
+from openmini.errors import InvalidRequest
 from openmini.server.schemas import ChatCompletionRequest, MessageIn
 from openmini.tools.calls import ToolCall
 from openmini.tools.spec import (
@@ -20,12 +20,7 @@ def tools_of(body: ChatCompletionRequest) -> tuple[tuple[ToolSpec, ...], ToolCho
     specs = tool_specs_from_openai(body.tools) if body.tools is not None else ()
     if body.tool_choice is None and not specs:
         return (), None
-    choice = tool_choice_from_openai(body.tool_choice, specs)
-    if specs:
-        for field in ("response_format", "structured_outputs"):
-            if getattr(body, field) is not None:
-                raise UnsupportedParameter(field, "cannot be combined with 'tools' yet")
-    return specs, choice
+    return specs, tool_choice_from_openai(body.tool_choice, specs)
 
 
 def message_tool_calls(i: int, message: MessageIn) -> tuple[ToolCall, ...]:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from openmini.decoding.constraint import JSON_STYLE, Constraint
+from openmini.decoding.constraint import JSON_STYLE, Constraint, compose
 from openmini.tools.spec import ToolChoice, ToolSpec
 
 OPEN, CLOSE = "<tool_call>", "</tool_call>"
@@ -48,8 +48,9 @@ def call_schema(specs: Sequence[ToolSpec]) -> dict[str, Any]:
 
 
 def tool_constraint(specs: Sequence[ToolSpec], choice: ToolChoice, parallel: bool,
-                    fmt: CallFormat) -> Constraint:
-    """The constraint for a request with tools; `choice.mode == "none"` allows text only."""
+                    fmt: CallFormat, text: Constraint | None = None) -> Constraint:
+    """The constraint for a request with tools; `choice.mode == "none"` allows text only.
+    `text` (a response_format): what an answer that calls nothing must be."""
     allowed = choice.allowed(specs)
     spec = {
         "schema": call_schema(allowed) if allowed else None,
@@ -57,6 +58,8 @@ def tool_constraint(specs: Sequence[ToolSpec], choice: ToolChoice, parallel: boo
         "parallel": parallel,
         "open": fmt.open_id,
         "close": fmt.close_id,
+        "text": [text.kind, text.spec, text.param]
+        if text is not None and not choice.call_required else None,
     }
     return Constraint("tool_calls", json.dumps(spec), "tools")  # keep key order
 
@@ -67,9 +70,24 @@ def build(spec_text: str) -> str:
     if spec["schema"] is None:  # tool_choice none: text, and never a call tag
         return "%llguidance {}\nstart: TEXT\nTEXT: /[^\\x00]*/\n"
     body = f"json_body: %json {json.dumps(spec['schema'])}\n"
+    if spec.get("text"):
+        return _formatted(spec, body)
     if spec["open"] is not None:
         return _special_tags(spec, body)
     return _text_tags(spec, body)
+
+
+def _formatted(spec: dict[str, Any], body: str) -> str:
+    """Calls, or an answer in the response format (no prose, no JSON-written calls: a JSON
+    answer would be read as one)."""
+    if spec["open"] is not None:
+        call = f'tool_call: <[{spec["open"]}]> "\\n" json_body "\\n" <[{spec["close"]}]>\n'
+    else:
+        call = f'tool_call: "{OPEN}\\n" json_body "\\n{CLOSE}"\n'
+    many = 'tool_call ("\\n" tool_call)*' if spec["parallel"] else "tool_call"
+    top = f'%llguidance {{}}\nstart: @text | calls\ncalls: {many} "\\n"?\n{call}{body}'
+    kind, text_spec, param = spec["text"]
+    return compose(top, {"text": Constraint(kind, text_spec, param)})
 
 
 # Small models that mean to call often open with a bare `{` or a ```json fence instead of the

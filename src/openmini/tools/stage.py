@@ -67,9 +67,11 @@ class _Choice:
 class ToolOutput:
     """Splits one request's events; `errors()` lists the invalid calls seen so far."""
 
-    def __init__(self, specs: tuple[ToolSpec, ...], n: int, parallel: bool = True):
+    def __init__(self, specs: tuple[ToolSpec, ...], n: int, parallel: bool = True,
+                 json_calls: bool = True):
         self._specs = {spec.name: spec for spec in specs}
         self._parallel = parallel
+        self._json_calls = json_calls  # False with a response format: `{` opens the answer
         self._choices = [_Choice() for _ in range(n)]
 
     def feed(self, event: Event) -> list[Event]:
@@ -92,7 +94,7 @@ class ToolOutput:
         choice = self._choices[event.index]
         choice.raw += event.text
         if not choice.mode and choice.raw:
-            choice.mode = "json" if choice.raw[0] in "{[`" else "tags"
+            choice.mode = "json" if self._json_calls and choice.raw[0] in "{[`" else "tags"
             return self._convert(event.index, [] if choice.mode == "json" else
                                  choice.splitter.push(choice.raw), event)
         held = choice.mode != "tags"
@@ -173,7 +175,8 @@ async def run_with_tools(request: Request, generate: Generate, stream: bool,
     final `Done` counts the tokens of every attempt, retried ones included."""
     attempt, spent = request, Usage()
     for remaining in range(retries, -1, -1):
-        output = ToolOutput(request.tools, request.n, request.parallel_tool_calls)
+        output = ToolOutput(request.tools, request.n, request.parallel_tool_calls,
+                            json_calls=request.constraint is None)
         held: list[Event] = []
         done: Done | None = None
         async for event in _attempt(attempt, generate, output):
