@@ -5,6 +5,7 @@ takes the request's `args` as keyword arguments and returns a hook for that one 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import suppress
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -46,12 +47,16 @@ def hooks_from_specs(specs: Sequence[Any], registry: Registry[TokenHook] = HOOKS
             raise InvalidRequest(f"Unknown hook '{name}' in '{where}' (known: "
                                  f"{', '.join(registry.names())}).", param=where)
         try:
-            out.append(registry.create(name, **args))
+            hook = registry.create(name, **args)
         except InvalidRequest as exc:
             raise InvalidRequest(f"'{where}': {exc.message}", param=f"{where}.args") from exc
         except (TypeError, ValueError) as exc:
             raise InvalidRequest(f"Invalid arguments for hook '{name}' in '{where}': {exc}",
                                  param=f"{where}.args") from exc
+        if not getattr(hook, "name", None):  # errors name it as the request did
+            with suppress(AttributeError, TypeError):
+                hook.name = name  # type: ignore[attr-defined]
+        out.append(hook)
     return tuple(out)
 
 
