@@ -192,3 +192,21 @@ async def test_sequence_ids_do_not_leak(backend: LocalBackend) -> None:
         await run(backend, chat(f"Quick {i}", max_tokens=2))
     assert not backend.engine.scheduler.running
     assert pool.available() == backend.model.settings.n_seq_max
+
+
+async def test_the_same_prompt_again_reuses_its_entry_without_growing_the_cache() -> None:
+    b = make(prefix_cache_tokens=2048)
+    try:
+        req = chat("Write a limerick about a cat.", temperature=1.0, seed=9, max_tokens=40,
+                   ignore_eos=True)
+        sizes, cached = [], []
+        for seed in (1, 2, 3):  # different continuations of one prompt
+            out = await run(b, replace(req, sampling=replace(req.sampling, seed=seed)))
+            sizes.append(b.engine.cache.size_tokens)
+            cached.append(out.usage.cached_tokens)
+        n_prompt = out.usage.prompt_tokens
+        assert cached == [0, n_prompt - 1, n_prompt - 1]
+        assert max(sizes) <= n_prompt + 40  # the old continuation was dropped, not kept
+        assert len(b.engine.cache.entries) == 1
+    finally:
+        await b.close()

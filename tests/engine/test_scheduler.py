@@ -320,3 +320,62 @@ def test_admission_takes_ids_from_the_cache_when_none_are_free() -> None:
     assert h.admit(b, c) == [b, c]
     assert h.freed == [0] and not h.cache.entries
     assert sorted(s.seq_id for s in h.sched.running) == [0, 1]
+
+
+# --- adopting a cache entry --------------------------------------------------------------------
+
+
+class AdoptingHarness(Harness):
+    def __init__(self, **kw: int) -> None:
+        super().__init__(**kw)
+        self.trims: list[tuple[int, int]] = []
+        self.sched.trim_kv = lambda seq_id, keep: self.trims.append((seq_id, keep))
+
+
+def test_same_prompt_again_takes_the_entry_over_and_trims_its_old_answer() -> None:
+    h = AdoptingHarness()
+    src = h.cached([1, 2, 3, 4, 5, 60, 61, 62])  # prompt 1..5 and its old answer
+    b = request([1, 2, 3, 4, 5])
+    h.admit(b)
+    seq_b = h.seq_of(b)
+    assert seq_b.seq_id == src and h.copies == [] and h.trims == [(src, 4)]
+    assert seq_b.n_past == 4 and b.cached_tokens == 4
+    assert src not in h.cache.entries  # the running sequence owns it now
+
+
+def test_next_turn_takes_the_whole_entry_over() -> None:
+    h = AdoptingHarness()
+    src = h.cached([1, 2, 3, 4])  # a finished turn
+    b = request([1, 2, 3, 4, 7, 8, 9])  # the conversation goes on
+    h.admit(b)
+    assert h.seq_of(b).seq_id == src and h.trims == [(src, 4)] and h.copies == []
+
+
+def test_a_shared_prefix_is_copied_so_the_entry_stays() -> None:
+    h = AdoptingHarness()
+    src = h.cached([1, 2, 3, 4, 50, 51])  # system prompt + another user's turn
+    b = request([1, 2, 3, 4, 70, 71])
+    h.admit(b)
+    assert h.copies == [(src, h.seq_of(b).seq_id, 4)] and h.trims == []
+    assert src in h.cache.entries
+
+
+def test_a_running_source_is_never_adopted() -> None:
+    h = AdoptingHarness()
+    a = request([1, 2, 3])
+    h.admit(a)
+    computed(h.seq_of(a))
+    b = request([1, 2, 3])
+    h.admit(b)
+    assert h.copies == [(h.seq_of(a).seq_id, h.seq_of(b).seq_id, 2)] and h.trims == []
+
+
+def test_adopted_id_returns_to_the_cache_when_the_sequence_retires() -> None:
+    h = AdoptingHarness()
+    src = h.cached([1, 2, 3, 4, 9])
+    b = request([1, 2, 3, 4])
+    h.admit(b)
+    seq_b = computed(h.seq_of(b), [5, 6])
+    h.sched.retire(seq_b)
+    assert h.cache.entries[src].tokens.tolist() == [1, 2, 3, 4, 5, 6]
+    assert h.pool.available() == 8  # no id lost: 7 free + this entry

@@ -65,7 +65,8 @@ class Engine:
         self.cache = PrefixCache(settings.prefix_cache_tokens, settings.prefix_cache_entries)
         pool = SlotPool(model.settings.n_seq_max, self.cache, lambda s: model.seq_rm(s))
         self.scheduler = Scheduler(settings.parallel, pool,
-                                   lambda src, dst, n: model.seq_cp(src, dst, 0, n))
+                                   lambda src, dst, n: model.seq_cp(src, dst, 0, n),
+                                   lambda seq_id, keep: model.seq_rm(seq_id, keep, -1))
         self.emitter = Emitter(model, self.scheduler, settings.stream_interval,
                                settings.max_backtracks)
         self.batch = Batch(settings.batch_size)

@@ -39,10 +39,12 @@ class SlotPool:
 
 
 class Scheduler:
-    def __init__(self, parallel: int, pool: SlotPool, copy_kv: Callable[[int, int, int], None]):
+    def __init__(self, parallel: int, pool: SlotPool, copy_kv: Callable[[int, int, int], None],
+                 trim_kv: Callable[[int, int], object] | None = None):
         self.parallel = parallel
         self.pool = pool
         self.copy_kv = copy_kv
+        self.trim_kv = trim_kv  # (seq_id, keep): drop cells from `keep` on; None: never adopt
         self.waiting: list[EngineRequest] = []
         self.running: list[Seq] = []
 
@@ -85,6 +87,7 @@ class Scheduler:
     def _reuse_prefix(self, seq: Seq) -> None:
         prompt = np.asarray(seq.req.prompt, dtype=np.int32)
         src, n = self.pool.cache.lookup(prompt)
+        entry = src
         for other in self.running:  # a running sequence's computed cells are shareable too
             if other.waiting_fork or other.n_past <= n:
                 continue
@@ -93,10 +96,29 @@ class Scheduler:
                 src, n = other.seq_id, m
         n = min(n, len(seq.req.prompt) - 1)  # the last prompt token is recomputed for logits
         if src is not None and n > 0:
-            self.copy_kv(src, seq.seq_id, n)
+            if src == entry and self._adoptable(src, n, len(seq.req.prompt)):
+                self._adopt(seq, src, n)
+            else:
+                self.copy_kv(src, seq.seq_id, n)
             seq.n_past = n
         seq.req.cached_tokens = max(n, 0)
         self.pool.cache.record(len(seq.req.prompt), max(n, 0))
+
+    def _adoptable(self, entry_id: int, n: int, prompt_len: int) -> bool:
+        """Take a cache entry over instead of sharing it when that loses nothing worth
+        keeping: the prompt extends the whole entry (the next turn of its conversation), or
+        the entry covers the whole prompt (the same prompt again: its old continuation goes).
+        Every cell an entry keeps beyond what runs widens each decode step's KV scan."""
+        if self.trim_kv is None:
+            return False
+        return n == self.pool.cache.entries[entry_id].tokens.shape[0] or n == prompt_len - 1
+
+    def _adopt(self, seq: Seq, entry_id: int, n: int) -> None:
+        self.pool.cache.entries.pop(entry_id)
+        self.pool.release(seq.seq_id)
+        seq.seq_id = entry_id
+        assert self.trim_kv is not None
+        self.trim_kv(entry_id, n)
 
     def retire(self, seq: Seq, keep: bool = True) -> None:
         """A sequence left the batch: keep its computed cells as a cache entry, or free them."""
