@@ -4,17 +4,13 @@ at all, and constraints (JSON schema, tool calls, stop strings, bad_words) apply
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 
 import jsonschema
 import pytest
 
 from openmini.api import AsyncOpenMini
-from openmini.backends.local import LocalBackend
-from openmini.config import EngineConfig
 from openmini.decoding.constraint import Constraint
 from openmini.errors import InvalidRequest
 from openmini.pipeline import collect
@@ -28,11 +24,8 @@ SCHEMA = {"type": "object", "properties": {"answer": {"type": "integer"}},
 
 
 @pytest.fixture(scope="module")
-def om() -> Iterator[AsyncOpenMini]:
-    backend = LocalBackend(EngineConfig(model="tiny", threads=2, parallel=4, ctx_size=1024,
-                                        prefix_cache_tokens=2048))
-    yield AsyncOpenMini(backend=backend)
-    asyncio.run(backend.close())
+def om(tiny_om: AsyncOpenMini) -> AsyncOpenMini:
+    return tiny_om
 
 
 @pytest.mark.parametrize(("budget", "seed"), [(16, 1), (24, 2), (40, 3), (64, 4)])

@@ -4,16 +4,12 @@ hook that raises ends the request with a clear error, not a dead stream."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from openmini.api import AsyncOpenMini
-from openmini.backends.local import LocalBackend
-from openmini.config import EngineConfig
 from openmini.hooks import HOLD, HookError, HookToken, release, replace, stop
 from openmini.pipeline import collect
 
@@ -23,11 +19,8 @@ PROMPT = "Tell me about cats in a few sentences."
 
 
 @pytest.fixture(scope="module")
-def om() -> Iterator[AsyncOpenMini]:
-    backend = LocalBackend(EngineConfig(model="tiny", threads=2, parallel=4, ctx_size=1024,
-                                        prefix_cache_tokens=2048))
-    yield AsyncOpenMini(backend=backend)
-    asyncio.run(backend.close())
+def om(tiny_om: AsyncOpenMini) -> AsyncOpenMini:
+    return tiny_om
 
 
 async def free(om: AsyncOpenMini, max_tokens: int = 48) -> str:

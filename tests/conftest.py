@@ -1,0 +1,49 @@
+"""Fixtures several test folders share; each builds its real object only when asked for.
+
+- `vocab`, `tokenizer`, `compiler`: an llguidance tokenizer over the `tiny` model's vocabulary
+  (vocab only, no weights) and a small grammar compiler on it.
+- `tiny_om`: the in-process API over a real `tiny` engine, one per test module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import llama_cpp as ll
+import pytest
+
+from openmini.decoding.compiler import GrammarCompiler, tokenizer_for
+from openmini.models import resolve_model
+
+
+@pytest.fixture(scope="session")
+def vocab() -> Iterator[Any]:
+    params = ll.llama_model_default_params()
+    params.vocab_only = True
+    model = ll.llama_model_load_from_file(str(resolve_model("tiny")).encode(), params)
+    yield ll.llama_model_get_vocab(model)
+    ll.llama_model_free(model)
+
+
+@pytest.fixture(scope="session")
+def tokenizer(vocab: Any) -> Any:
+    return tokenizer_for(vocab)
+
+
+@pytest.fixture
+def compiler(tokenizer: Any) -> GrammarCompiler:
+    return GrammarCompiler(tokenizer, capacity=4)
+
+
+@pytest.fixture(scope="module")
+def tiny_om() -> Iterator[Any]:
+    from openmini.api import AsyncOpenMini
+    from openmini.backends.local import LocalBackend
+    from openmini.config import EngineConfig
+
+    backend = LocalBackend(EngineConfig(model="tiny", threads=2, parallel=4, ctx_size=1024,
+                                        prefix_cache_tokens=2048))
+    yield AsyncOpenMini(backend=backend)
+    asyncio.run(backend.close())
