@@ -163,3 +163,28 @@ async def test_tool_choice_none_never_reads_calls() -> None:
     done = await collect(Pipeline(Backend()).run(req))  # type: ignore[arg-type]
     assert done.choices[0].text.startswith('{"name"') and not done.choices[0].tool_calls
     assert done.choices[0].finish_reason == "stop"
+
+
+async def test_usage_of_retried_attempts_keeps_their_reasoning_tokens() -> None:
+    answers = iter([call('{"a": "x"}'), call('{"a": 2}')])  # invalid, then valid
+
+    async def generate(req: Request) -> AsyncIterator[Event]:
+        yield TextDelta(0, next(answers), (1,))
+        yield ChoiceFinished(0, "stop")
+        yield Done(Usage(3, 9, reasoning_tokens=4))
+
+    done = await collect(run_with_tools(request(), generate, False, 1))
+    assert done.usage.reasoning_tokens == 8 and done.usage.completion_tokens == 18
+
+
+async def test_json_opening_is_content_when_a_response_format_is_set() -> None:
+    from dataclasses import replace
+
+    from openmini.decoding.constraint import Constraint
+
+    answer = '{"reply": "no tool needed"}'
+    generate, _ = scripted(answer)
+    req = replace(request(), constraint=Constraint.json_schema({"type": "object"}, "x"))
+    done = await collect(run_with_tools(req, generate, False, 0))
+    assert done.choices[0].text == answer and done.choices[0].tool_calls == []
+    assert done.choices[0].finish_reason == "stop"

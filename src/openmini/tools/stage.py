@@ -204,7 +204,7 @@ async def run_with_tools(request: Request, generate: Generate, stream: bool,
 
 def _plus(a: Usage, b: Usage) -> Usage:
     return Usage(a.prompt_tokens + b.prompt_tokens, a.completion_tokens + b.completion_tokens,
-                 a.cached_tokens + b.cached_tokens)
+                 a.cached_tokens + b.cached_tokens, a.reasoning_tokens + b.reasoning_tokens)
 
 
 async def _attempt(request: Request, generate: Generate, output: ToolOutput
