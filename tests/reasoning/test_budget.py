@@ -278,3 +278,66 @@ def test_thinkings_raises_a_tiny_budget_to_fit_the_tag_and_one_thought() -> None
 def test_thinkings_native_shares_the_close_id_with_the_split() -> None:
     (t,) = thinkings(50, 1, [NATIVE], piece, NATIVE)
     assert t.budget.close_id == NATIVE and t.split.close_id == NATIVE
+
+
+def test_repeating_finds_a_run_three_times_over_at_the_end() -> None:
+    from openmini.reasoning.budget import repeating
+
+    assert repeating([9, 1, 2, 3, 1, 2, 3, 1, 2, 3])
+    assert not repeating([1, 2, 3, 1, 2, 3, 9])  # the end breaks it
+    assert not repeating(list(range(200)))  # counting is not a loop
+    assert not repeating([1, 2, 3, 1, 2, 3])  # twice is not enough
+    assert repeating([5, 6] * 3)
+
+
+def test_a_thinking_block_stuck_in_a_loop_is_closed_early() -> None:
+    budget = ThinkingBudget(1000, CLOSE, piece)
+    generated: list[int] = []
+    phrase = [1, 2, 8, 30]  # "hmm ok4x" again and again
+    while budget._forced == 0 and len(generated) < 200:
+        logits = np.zeros(V, dtype=np.float32)
+        budget.process(generated, logits)
+        allowed = np.flatnonzero(np.isfinite(logits))
+        token = int(allowed[0]) if len(allowed) == 1 else phrase[len(generated) % 4]
+        budget.accept(token)
+        generated.append(token)
+    assert generated[-1] == CLOSE[0] and len(generated) <= 3 * 4 + 8 + 1
+    for _ in CLOSE[1:]:
+        logits = np.zeros(V, dtype=np.float32)
+        budget.process(generated, logits)
+        token = int(np.flatnonzero(np.isfinite(logits))[0])
+        budget.accept(token)
+        generated.append(token)
+    assert budget.closed and generated[-3:] == CLOSE
+
+
+def test_varied_thinking_is_not_cut_short() -> None:
+    budget = ThinkingBudget(64, CLOSE, piece)
+    generated: list[int] = []
+    rng = np.random.default_rng(0)
+    while not budget.closed:
+        logits = np.zeros(V, dtype=np.float32)
+        budget.process(generated, logits)
+        allowed = np.flatnonzero(np.isfinite(logits))
+        token = int(allowed[0]) if len(allowed) == 1 else int(rng.integers(41, 60))
+        budget.accept(token)
+        generated.append(token)
+    assert budget.tokens == 64  # ran to the budget
+
+
+def test_after_a_forced_close_the_separator_is_forced_too_and_not_counted() -> None:
+    budget = ThinkingBudget(6, CLOSE, piece, after=[2])
+    tokens = [step(budget, 1) for _ in range(3)] + [step(budget) for _ in range(3)]
+    assert tokens[-3:] == CLOSE and budget.closed and budget.tokens == 6
+    assert forced(budget) == 2
+    step(budget)
+    assert forced(budget) is None and budget.tokens == 6
+    budget.rollback(1)
+    assert forced(budget) == 2  # rolled back into the separator
+
+
+def test_a_natural_close_forces_no_separator() -> None:
+    budget = ThinkingBudget(50, CLOSE, piece, after=[2])
+    for token in (1, 20, 21, 22):
+        step(budget, token)
+    assert budget.closed and forced(budget) is None

@@ -182,8 +182,9 @@ class LocalBackend:
         fmt = self._think_format()
         close = [fmt.close_id] if fmt.close_id is not None else self.model.tokenize(
             CLOSE, add_special=False, parse_special=False)
+        after = self.model.tokenize("\n\n", add_special=False, parse_special=False)
         return thinkings(request.reasoning.budget_within(max_tokens), request.n, close,
-                         self.model.piece, fmt.close_id)
+                         self.model.piece, fmt.close_id, after)
 
     def _think_format(self) -> ThinkFormat:
         """Native thinking tags are single tokens of the vocabulary; looked up once."""

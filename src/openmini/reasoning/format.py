@@ -16,8 +16,9 @@ from openmini.types import ChatMessage
 OPEN, CLOSE = "<think>", "</think>"
 
 INSTRUCTION = (
-    "Before you answer, think inside <think> and </think>. {how} Then close the block with "
-    "</think> and write the answer for the user after it."
+    "Before you reply, think. Your thinking starts with the tag <think>. {how} When you are "
+    "done, write the tag </think>, then your reply. The user sees only the reply, never the "
+    "thinking, so the reply must give the final answer in full, in the form the user asked for."
 )
 # What each effort asks of a model that has no native thinking (the budget caps it anyway).
 HOW = {

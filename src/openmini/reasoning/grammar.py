@@ -16,8 +16,9 @@ from openmini.decoding.constraint import Constraint, compose
 from openmini.reasoning.format import CLOSE, ThinkFormat
 
 ANSWER_PARAM = "reasoning_effort"
-# Not empty, and no thinking tag in it: llguidance lexemes take & (and) and ~ (not).
-FREE_ANSWER = r"/\s*\S(.|\n)*/ & ~/(?s:.*<\/?think>.*)/"
+# Not empty, and no thinking tag in it, not even a partial one (a model whose block was closed
+# for it likes to close it again): llguidance lexemes take & (and) and ~ (not).
+FREE_ANSWER = r"/\s*\S(.|\n)*/ & ~/(?s:.*<\s*\/?\s*think.*)/"
 
 
 def thinking_constraint(fmt: ThinkFormat, answer: Constraint | None) -> Constraint:
