@@ -249,3 +249,19 @@ def test_budget_forced_close_is_accepted_and_the_answer_still_validates(
     assert tag == CLOSE
     assert len(tokenizer.tokenize_str(reasoning)) <= budget_tokens
     validate(json.loads(answer), SCHEMA)
+
+
+@pytest.mark.parametrize(("answer", "ok"), [
+    ("It is 4.", True), ("<b>4</b> it is", True), ("x < 3", True),
+    ("</thINK>", False), ("</answer>", False), ("  </x> 4", False), ("ok </ThInK> 4", False),
+    ("a <think b", False),
+])
+def test_free_answer_opens_with_no_closing_tag_and_spells_no_think_tag(tokenizer, answer, ok):
+    from llguidance import LLMatcher
+
+    from openmini.reasoning.grammar import FREE_ANSWER
+
+    m = LLMatcher(tokenizer, f"%llguidance {{}}\nstart: ANSWER\nANSWER: {FREE_ANSWER}\n",
+                  log_level=0)
+    tokens = tokenizer.tokenize_str(answer)
+    assert (all(m.consume_token(t) for t in tokens) and m.is_accepting()) == ok

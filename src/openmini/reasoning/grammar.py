@@ -16,9 +16,11 @@ from openmini.decoding.constraint import Constraint, compose
 from openmini.reasoning.format import CLOSE, ThinkFormat
 
 ANSWER_PARAM = "reasoning_effort"
-# Not empty, and no thinking tag in it, not even a partial one (a model whose block was closed
-# for it likes to close it again): llguidance lexemes take & (and) and ~ (not).
-FREE_ANSWER = r"/\s*\S(.|\n)*/ & ~/(?s:.*<\s*\/?\s*think.*)/"
+# Not empty, no thinking tag in it, not even a partial one in any case, and not opening with a
+# closing tag: a small model whose block was closed for it likes to close it again
+# ("</thINK>", "</answer>"). llguidance lexemes take & (and) and ~ (not).
+FREE_ANSWER = (r"/\s*\S(.|\n)*/ & ~/(?s:.*<\s*\/?\s*[Tt][Hh][Ii][Nn][Kk].*)/"
+               r" & ~/(?s:\s*<\/.*)/")
 
 
 def thinking_constraint(fmt: ThinkFormat, answer: Constraint | None) -> Constraint:
