@@ -9,7 +9,9 @@ Scoring (bench/reasoning_score.py): the last "Answer:" line, else the last "answ
 else the last \\boxed{}, else the last number / word of the answer text (the reasoning text
 is not read), normalised and compared with the expected answer.
 
-Columns: accuracy overall and per kind; mean reasoning tokens (`usage.reasoning_tokens`) and
+Columns: accuracy overall and per kind (of the answer); how often the reasoning text itself
+reaches the right answer (scored the same way, for what the thinking found but the reply
+lost); mean reasoning tokens (`usage.reasoning_tokens`) and
 mean completion tokens (`usage.completion_tokens`, as reported: OpenAI counts reasoning in
 it); wall seconds for the whole set at that effort; replies with an "Answer:" line; replies
 cut at max_tokens. Per-item results go to bench/results/reasoning-<models>.json.
@@ -60,6 +62,7 @@ class Result:
     extracted: str = ""
     via: str = ""
     correct: bool = False
+    reasoning_correct: bool = False  # the reasoning text itself reaches the answer
     text: str = ""
     reasoning: str = ""
     completion_tokens: int = 0
@@ -128,6 +131,7 @@ async def ask(om: Any, sem: asyncio.Semaphore, item: Item, model: str, effort: s
     res.reasoning_tokens = getattr(c.usage, "reasoning_tokens", 0) or 0
     s = score(res.text, item.answer)
     res.extracted, res.via, res.correct = s.extracted, s.via, s.correct
+    res.reasoning_correct = bool(res.reasoning) and score(res.reasoning, item.answer).correct
     return res
 
 
@@ -151,7 +155,9 @@ def mean(xs: list[int]) -> float:
 
 def row(effort: str, rs: list[Result], wall: float, kinds: list[str]) -> list[Any]:
     done = [r for r in rs if not r.error]
+    reached = sum(r.reasoning_correct for r in rs)
     return [effort, frac(rs), *(frac([r for r in rs if r.kind == k]) for k in kinds),
+            f"{reached}/{len(rs)}",
             mean([r.reasoning_tokens for r in done]), mean([r.completion_tokens for r in done]),
             wall, f"{sum(r.via == 'answer-line' for r in done)}/{len(rs)}",
             sum(r.finish_reason == "length" for r in done), sum(bool(r.error) for r in rs)]
@@ -184,8 +190,8 @@ async def run_model(model: str, items: list[Item], a: argparse.Namespace) -> lis
         await om.close()
     table(f"Reasoning effort, {model}, {len(items)} items, max_tokens {a.max_tokens}, "
           f"concurrency {a.concurrency}, greedy",
-          ["effort", "accuracy", *a.kinds, "mean reasoning tok", "mean completion tok",
-           "wall s", "Answer: line", "hit max_tokens", "errors"], rows)
+          ["effort", "accuracy", *a.kinds, "reasoning reaches it", "mean reasoning tok",
+           "mean completion tok", "wall s", "Answer: line", "hit max_tokens", "errors"], rows)
     return results
 
 

@@ -25,8 +25,8 @@ HOW = {
     "minimal": "Think very briefly: a line or two.",
     "low": "Think briefly, step by step.",
     "medium": "Think step by step: work the problem out, then check it.",
-    "high": "Think carefully step by step: work the problem out, check every step, and "
-            "consider whether another answer fits better.",
+    "high": "Think carefully step by step: work the problem out, then check every step "
+            "again.",
 }
 DEFAULT_HOW = HOW["medium"]
 
