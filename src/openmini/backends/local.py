@@ -68,6 +68,7 @@ class LocalBackend:
         self._compiler: Any = None
         self._tags: CallFormat | None = None
         self._think: ThinkFormat | None = None
+        self._think_tokens: tuple[list[int], list[int]] = ([], [])  # set with _think
 
     def model_ids(self) -> list[str]:
         return self._ids
@@ -177,25 +178,30 @@ class LocalBackend:
         if request.reasoning is None:
             return []
         from openmini.reasoning.budget import thinkings
-        from openmini.reasoning.format import CLOSE
 
         fmt = self._think_format()
-        close = [fmt.close_id] if fmt.close_id is not None else self.model.tokenize(
-            CLOSE, add_special=False, parse_special=False)
-        after = self.model.tokenize("\n\n", add_special=False, parse_special=False)
+        close, after = self._think_tokens
         return thinkings(request.reasoning.budget_within(max_tokens), request.n, close,
                          self.model.piece, fmt.close_id, after)
 
     def _think_format(self) -> ThinkFormat:
-        """Native thinking tags are single tokens of the vocabulary; looked up once."""
+        """Native thinking tags are single tokens of the vocabulary. Looked up once, with the
+        tokens a forced close writes: the tag, then a blank line."""
         if self._think is None:
             from openmini.reasoning.format import CLOSE, OPEN
 
-            ids = [self.model.tokenize(tag, add_special=False, parse_special=True)
-                   for tag in (OPEN, CLOSE)]
-            native = all(len(i) == 1 for i in ids)
-            self._think = ThinkFormat(ids[0][0], ids[1][0]) if native else ThinkFormat()
+            pair = self._tag_pair(OPEN, CLOSE)
+            self._think = ThinkFormat(*pair) if pair else ThinkFormat()
+            close = [pair[1]] if pair else self.model.tokenize(CLOSE, add_special=False,
+                                                                parse_special=False)
+            self._think_tokens = (close, self.model.tokenize("\n\n", add_special=False,
+                                                             parse_special=False))
         return self._think
+
+    def _tag_pair(self, open_tag: str, close_tag: str) -> tuple[int, int] | None:
+        """The tags' token ids when each is one (special) token of the vocabulary."""
+        ids = self.model.tokenize(open_tag + close_tag, add_special=False, parse_special=True)
+        return (ids[0], ids[1]) if len(ids) == 2 else None
 
     def _constraint(self, request: Request) -> Constraint | None:
         """The output's constraint: the response format, the tool-call grammar, or both (an
@@ -213,8 +219,8 @@ class LocalBackend:
         if self._tags is None:
             from openmini.tools.grammar import CLOSE, OPEN, CallFormat
 
-            ids = self.model.tokenize(OPEN + CLOSE, add_special=False, parse_special=True)
-            self._tags = CallFormat(ids[0], ids[1]) if len(ids) == 2 else CallFormat()
+            pair = self._tag_pair(OPEN, CLOSE)
+            self._tags = CallFormat(*pair) if pair else CallFormat()
         return self._tags
 
     def stats(self) -> BackendStats:

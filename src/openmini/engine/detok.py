@@ -51,15 +51,18 @@ class StopMatcher:
         return buf[: len(buf) - hold], None
 
     def _hold_length(self, buf: str) -> int:
-        longest = 0
-        for stop in self.stops:
-            for k in range(min(len(stop) - 1, len(buf)), longest, -1):
-                if buf.endswith(stop[:k]):
-                    longest = k
-                    break
-        return longest
+        return max((partial_suffix(buf, stop) for stop in self.stops), default=0)
 
     def flush(self) -> str:
         """At the end of a sequence, held text is released (it never became a stop)."""
         held, self._held = self._held, ""
         return held
+
+
+def partial_suffix(buf: str, target: str) -> int:
+    """Length of the longest end of `buf` that begins `target` (and is shorter than it): the
+    text to hold back while `target` may still be completing."""
+    for k in range(min(len(target) - 1, len(buf)), 0, -1):
+        if buf.endswith(target[:k]):
+            return k
+    return 0

@@ -8,6 +8,7 @@ answer are dropped (also while streaming: held until something else follows).
 
 from __future__ import annotations
 
+from openmini.engine.detok import partial_suffix
 from openmini.reasoning.format import CLOSE
 
 
@@ -34,7 +35,7 @@ class ThinkSplit:
         if idx >= 0:
             self.closed, self._held = True, ""
             return self._reason(buf[:idx], last=True), self._answer(buf[idx + len(CLOSE):])
-        keep = _partial_tag(buf)
+        keep = partial_suffix(buf, CLOSE)
         self._held = buf[len(buf) - keep:] if keep else ""
         return self._reason(buf[:len(buf) - keep]), ""
 
@@ -63,10 +64,3 @@ class ThinkSplit:
             self._started = bool(text)
         return text
 
-
-def _partial_tag(buf: str) -> int:
-    """Length of the longest end of `buf` that starts the closing tag."""
-    for k in range(min(len(CLOSE) - 1, len(buf)), 0, -1):
-        if buf.endswith(CLOSE[:k]):
-            return k
-    return 0
