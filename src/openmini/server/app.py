@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from pydantic import BaseModel
+from starlette.routing import BaseRoute
 
 import openmini
 from openmini.backends.base import Backend
@@ -14,8 +16,10 @@ from openmini.config import ServerConfig
 from openmini.pipeline import Pipeline
 from openmini.server.auth import ApiKeyMiddleware
 from openmini.server.errors import install_error_handlers
+from openmini.server.fastpath import Endpoint, FastRoute, FastRoutes
 from openmini.server.metrics import Metrics, MetricsMiddleware
 from openmini.server.routes import chat, completions, health, models
+from openmini.server.schemas import ChatCompletionRequest, CompletionRequest
 from openmini.server.timing import ServerTimingMiddleware
 
 
@@ -35,12 +39,24 @@ def create_app(config: ServerConfig, backend: Backend) -> FastAPI:
     routers = [m.router for m in (chat, completions, models, health)]
     for router in routers:
         app.include_router(router)
-    # add_middleware wraps: the last added runs first (metrics, then auth, then the
-    # safety net for unexpected errors just outside the routes' exception handlers).
+    # add_middleware wraps: the last added runs first (timing, metrics, then auth, then the
+    # safety net for unexpected errors, then the completion routes' hot path just outside
+    # FastAPI's routing).
+    routes = [route for router in routers for route in router.routes]
+    app.add_middleware(FastRoutes, routes=_fast_routes(routes))
     install_error_handlers(app)
     if config.api_key:
         app.add_middleware(ApiKeyMiddleware, api_key=config.api_key)
-    routes = [route for router in routers for route in router.routes]
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics, routes=routes)
     app.add_middleware(ServerTimingMiddleware)  # outermost: times everything below
     return app
+
+
+def _fast_routes(routes: list[BaseRoute]) -> dict[str, FastRoute]:
+    """The completion routes, by path, for the hot path (server/fastpath.py)."""
+    hot: dict[str, tuple[type[BaseModel], Endpoint]] = {
+        "/v1/chat/completions": (ChatCompletionRequest, chat.create_chat_completion),
+        "/v1/completions": (CompletionRequest, completions.create_completion)}
+    by_path = {getattr(route, "path", None): route for route in routes}
+    return {path: FastRoute(model, endpoint, by_path[path])
+            for path, (model, endpoint) in hot.items()}
