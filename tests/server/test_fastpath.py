@@ -107,9 +107,8 @@ async def test_other_requests_are_not_touched(kwargs: dict[str, Any]) -> None:
 @pytest.mark.asyncio
 async def test_endpoint_error_gets_the_envelope() -> None:
     recorder, seen = Recorder(), []
-    status, body = await call(hot(recorder, seen),
-                              [b'{"model": "fake", "messages": [{"role": "user", "content": "hi"}], '
-                               b'"user": "busy"}'])
+    payload = b'{"model": "fake", "messages": [{"role": "user", "content": "hi"}], "user": "busy"}'
+    status, body = await call(hot(recorder, seen), [payload])
     assert status == 429 and b'"message":"busy"' in body
 
 
