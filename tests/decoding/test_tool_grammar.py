@@ -67,8 +67,14 @@ def test_special_token_tags(compiler: GrammarCompiler, tokenizer: Any) -> None:
     # auto mode: a call may also open as bare JSON or a json fence, constrained all the same;
     # JSON that is not a valid call, or prose opening with whitespace, cannot get out
     bare = CALL.split("\n")[1]
-    assert accepts(compiler, tokenizer, "auto", True, fmt, bare)
-    assert accepts(compiler, tokenizer, "auto", True, fmt, f"```json\n{bare}\n```")
+    assert accepts(compiler, tokenizer, "auto", False, fmt, bare)
+    assert accepts(compiler, tokenizer, "auto", False, fmt, f"```json\n{bare}\n```")
+    # with parallel calls allowed, JSON-written calls are always a list (of one, or more)
+    assert not accepts(compiler, tokenizer, "auto", True, fmt, bare)
+    assert accepts(compiler, tokenizer, "auto", True, fmt, f"```json\n[{bare}]\n```")
+    # arguments are the declared parameters only: no extra key, though the schema is open
+    extra = bare.replace('"b": 2}', '"b": 2, "c": 3}')
+    assert not accepts(compiler, tokenizer, "auto", False, fmt, extra)
     assert not accepts(compiler, tokenizer, "auto", True, fmt, '{"name": "add"}')
     assert not accepts(compiler, tokenizer, "auto", True, fmt, "```json\n{}\n```")
     assert not accepts(compiler, tokenizer, "auto", True, fmt, bare.replace("1", '"x"'))

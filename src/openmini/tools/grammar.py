@@ -35,11 +35,26 @@ class CallFormat:
         return self.open_id is not None and self.close_id is not None
 
 
+def closed(node: Any) -> Any:
+    """`node` with `additionalProperties: false` on every object that declares properties and
+    says nothing of others: a call's arguments are the function's declared parameters (as in
+    XGrammar's strict mode). Without it small models put a second call's values into extra
+    keys of the first (`"duration2": 15`). Validation still uses the schema as written."""
+    if isinstance(node, list):
+        return [closed(x) for x in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: closed(v) for k, v in node.items()}
+    if "properties" in out and "additionalProperties" not in out:
+        out["additionalProperties"] = False
+    return out
+
+
 def call_schema(specs: Sequence[ToolSpec]) -> dict[str, Any]:
-    """`{"name": <one of the tools>, "arguments": <that tool's schema>}`."""
+    """`{"name": <one of the tools>, "arguments": <that tool's schema, closed>}`."""
     options = [{
         "type": "object",
-        "properties": {"name": {"const": spec.name}, "arguments": spec.parameters},
+        "properties": {"name": {"const": spec.name}, "arguments": closed(spec.parameters)},
         "required": ["name", "arguments"],
         "additionalProperties": False,
     } for spec in specs]
@@ -99,8 +114,10 @@ PROSE = "/[^{\\[`\\x00 \\t\\r\\n][^\\x00]*/"
 
 
 def _json_call(parallel: bool) -> str:
-    """A call written as JSON: bare or in a json fence; a list of calls when parallel."""
-    calls = 'json_body | "[" json_body (", " json_body)* "]"' if parallel else "json_body"
+    """A call written as JSON: bare or in a json fence. When parallel calls are allowed, always
+    a list: once a list is open the model goes on to a second call where one is due (BFCL
+    parallel on fast: 0 -> 35%), where a lone object ends at its closing brace."""
+    calls = '"[" json_body (", " json_body)* "]"' if parallel else "json_body"
     return (f"json_calls: {calls}\n"
             'json_call: json_calls | "```json\\n" json_calls "\\n```"\n')
 
