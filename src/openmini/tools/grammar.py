@@ -35,17 +35,35 @@ class CallFormat:
         return self.open_id is not None and self.close_id is not None
 
 
-def closed(node: Any) -> Any:
-    """`node` with `additionalProperties: false` on every object that declares properties and
-    says nothing of others: a call's arguments are the function's declared parameters (as in
-    XGrammar's strict mode). Without it small models put a second call's values into extra
-    keys of the first (`"duration2": 15`). Validation still uses the schema as written."""
-    if isinstance(node, list):
-        return [closed(x) for x in node]
-    if not isinstance(node, dict):
-        return node
-    out = {k: closed(v) for k, v in node.items()}
-    if "properties" in out and "additionalProperties" not in out:
+# Where JSON Schema keywords hold subschemas (everything else, const/enum/default
+# included, is data and stays as written).
+_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+_SCHEMA_ONE = ("items", "additionalProperties", "additionalItems", "unevaluatedProperties",
+               "unevaluatedItems", "contains", "propertyNames", "not", "if", "then", "else")
+_SCHEMA_LISTS = ("anyOf", "oneOf", "prefixItems", "items")
+
+
+def closed(schema: Any, *, close: bool = True) -> Any:
+    """`schema` with `additionalProperties: false` on every object that declares properties
+    and says nothing of others: a call's arguments are the function's declared parameters (as
+    in XGrammar's strict mode). Without it small models put a second call's values into extra
+    keys of the first (`"duration2": 15`). `allOf` branches stay open (closing each would
+    reject what the branches allow together). Validation still uses the schema as written."""
+    if not isinstance(schema, dict):
+        return schema
+    out = dict(schema)
+    for key in _SCHEMA_MAPS:
+        if isinstance(out.get(key), dict):
+            out[key] = {name: closed(sub) for name, sub in out[key].items()}
+    for key in _SCHEMA_ONE:
+        if isinstance(out.get(key), dict):
+            out[key] = closed(out[key])
+    for key in _SCHEMA_LISTS:
+        if isinstance(out.get(key), list):
+            out[key] = [closed(sub) for sub in out[key]]
+    if isinstance(out.get("allOf"), list):
+        out["allOf"] = [closed(sub, close=False) for sub in out["allOf"]]
+    if close and "properties" in out and "additionalProperties" not in out:
         out["additionalProperties"] = False
     return out
 
