@@ -294,7 +294,10 @@ def suspicious(results: dict[tuple[str, str], list[Result]]) -> list[Result]:
 
 async def main() -> None:
     p = parser(__doc__.split("\n")[0])
-    p.add_argument("--limit", type=int, default=60, help="first N cases of each category")
+    p.add_argument("--limit", type=int, default=60, help="N cases of each category")
+    p.add_argument("--offset", type=int, default=0, help="from this case on (0-based)")
+    p.add_argument("--tool-text-threshold", type=float, default=None,
+                   help="engine tool_text_threshold (default: the model's)")
     p.add_argument("--categories", nargs="+", choices=CATEGORIES, default=list(CATEGORIES))
     p.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
     p.add_argument("--max-tokens", type=int, default=256, help="per response, every arm")
@@ -311,14 +314,15 @@ async def main() -> None:
     from openmini.server.app import create_app
 
     engine = EngineConfig(model=a.model, threads=a.threads, parallel=a.parallel,
-                          ctx_size=a.ctx_size)
+                          ctx_size=a.ctx_size, tool_text_threshold=a.tool_text_threshold)
     backend = LocalBackend(engine)
     app = create_app(ServerConfig(engine=engine, tool_call_retries=a.retries), backend)
     model = backend.model_ids()[0]
     t0 = time.perf_counter()
     backend.compiler()  # llguidance's tokenizer, once per model: kept out of the timings
+    print(f"tool_text_threshold {backend.tool_text_threshold}")
     print(f"{a.model}: llguidance tokenizer built in {time.perf_counter() - t0:.1f} s")
-    cases = {cat: load(cat, a.limit) for cat in a.categories}
+    cases = {cat: load(cat, a.limit, a.offset) for cat in a.categories}
     n_same = {cat: sum(same_prompt(backend.template, c) for c in cs) for cat, cs in cases.items()}
     same = {cat: share(n_same[cat], len(cs)) for cat, cs in cases.items()}
     results: dict[tuple[str, str], list[Result]] = {}

@@ -45,9 +45,10 @@ def json_schema(node: Any) -> Any:
     return out
 
 
-def load(category: str, limit: int) -> list[Case]:
+def load(category: str, limit: int, offset: int = 0) -> list[Case]:
+    """Cases offset .. offset+limit-1 of a category (file order)."""
     cases = []
-    for line in (DATA / f"{category}.jsonl").read_text().splitlines()[:limit]:
+    for line in (DATA / f"{category}.jsonl").read_text().splitlines()[offset:offset + limit]:
         row = json.loads(line)
         functions = [{**f, "name": api_name(f["name"])} for f in row["function"]]
         answers = [{api_name(k): v for k, v in a.items()} for a in row["ground_truth"] or []]

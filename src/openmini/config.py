@@ -27,11 +27,18 @@ class EngineConfig:
     stream_interval_ms: int = 80
     # llama.cpp flash attention: "auto" (llama.cpp decides; on for CPU), "on" or "off".
     flash_attn: str = "auto"
+    # tool_choice auto: answer in text when the first token's share of prose reaches this
+    # (0 < t <= 1; 1: the first token's argmax decides). None: the model catalogue's value.
+    tool_text_threshold: float | None = None
 
     def __post_init__(self) -> None:
         if self.flash_attn not in FLASH_ATTN:
             raise ValueError(f"flash_attn must be one of {', '.join(FLASH_ATTN)}, "
                              f"not {self.flash_attn!r}")
+        t = self.tool_text_threshold
+        if t is not None and (isinstance(t, bool) or not isinstance(t, int | float)
+                              or not 0 < t <= 1):
+            raise ValueError(f"tool_text_threshold must be a number in (0, 1], not {t!r}")
 
     def resolved_threads(self) -> int:
         return self.threads or max(1, len(os.sched_getaffinity(0)))
@@ -51,7 +58,12 @@ _ENGINE_KEYS = {f.name for f in fields(EngineConfig)}
 _SERVER_KEYS = {f.name for f in fields(ServerConfig)} - {"engine"}
 
 
-def _coerce(template: Any, value: str) -> Any:
+_FLOAT_KEYS = {"tool_text_threshold"}  # optional (None by default), a number when set
+
+
+def _coerce(template: Any, value: str, key: str = "") -> Any:
+    if key in _FLOAT_KEYS:
+        return float(value)
     if isinstance(template, bool):
         return value.lower() in {"1", "true", "yes", "on"}
     if isinstance(template, int):
@@ -80,7 +92,7 @@ def load_config(
         raw = environ.get(f"OPENMINI_{key.upper()}")
         if raw is not None:
             template = getattr(base_engine if key in _ENGINE_KEYS else base_server, key)
-            values[key] = _coerce(template, raw)
+            values[key] = _coerce(template, raw, key)
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     unknown = set(values) - _ENGINE_KEYS - _SERVER_KEYS
     if unknown:

@@ -63,6 +63,7 @@ class LocalBackend:
         ))
         self._ids = list(dict.fromkeys([config.model if not config.model.endswith(".gguf")
                                         else path.stem, path.stem]))
+        self.tool_text_threshold = tool_text_threshold(config)
         self.capabilities = Capabilities(max_n=config.parallel, context_length=config.ctx_size)
         self._compiler_lock = threading.Lock()
         self._compiler: Any = None
@@ -164,15 +165,37 @@ class LocalBackend:
 
         matchers, (quotes, brackets) = await asyncio.to_thread(build)
         n_vocab = self.model.n_vocab
+        decide = self._decision(request)
 
         def processors(index: int) -> list[LogitsProcessor]:
             grammar = GrammarProcessor(matchers[index], n_vocab)
             if answer is None:  # free text after thinking: nothing to loop in
                 return [grammar]
             guard = LoopGuard(quotes, brackets, max_tokens)
-            return [grammar, AnswerOnly(guard, thinking[index].budget) if thinking else guard]
+            after: list[LogitsProcessor] = [guard] if decide is None else [decide(), guard]
+            if thinking:
+                after = [AnswerOnly(p, thinking[index].budget) for p in after]
+            return [grammar, *after]
 
         return processors
+
+    def _decision(self, request: Request) -> Callable[[], LogitsProcessor] | None:
+        """Call or text, decided on the first token's whole distribution (tools/decision.py):
+        only in auto mode, and only where the call tag is a token of its own."""
+        choice, fmt = request.tool_choice, self._call_format()
+        if (choice is None or choice.mode != "auto" or not request.tools or fmt.open_id is None
+                or self.tool_text_threshold >= 1):
+            return None
+        from openmini.tools.decision import TextDecision, spelled_tag, token_mask
+        from openmini.tools.grammar import OPEN
+
+        n_vocab, matching = self.model.n_vocab, self.model.tokens_matching
+        json_openers = None if request.constraint is not None else matching(
+            rb"[{\[`].*")  # with a response format, a JSON answer is not a call
+        opens = token_mask(n_vocab, fmt.open_id, json_openers)
+        spelled = token_mask(n_vocab, matching(spelled_tag(OPEN)))
+        threshold = self.tool_text_threshold
+        return lambda: TextDecision(opens, spelled, threshold)
 
     def _thinkings(self, request: Request, max_tokens: int) -> list[Thinking]:
         if request.reasoning is None:
@@ -234,6 +257,17 @@ class LocalBackend:
         self.engine.close()
         if not self.engine.running_thread():
             self.model.close()
+
+
+def tool_text_threshold(config: EngineConfig) -> float:
+    """The configured threshold, else the catalogue's for this model, else the default."""
+    from openmini.models.catalogue import CATALOGUE
+    from openmini.tools.decision import DEFAULT_THRESHOLD
+
+    if config.tool_text_threshold is not None:
+        return config.tool_text_threshold
+    spec = CATALOGUE.get(config.model)
+    return spec.tool_text_threshold if spec is not None else DEFAULT_THRESHOLD
 
 
 def _message_dict(message: ChatMessage) -> dict[str, object]:

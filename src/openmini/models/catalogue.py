@@ -28,6 +28,9 @@ class ModelSpec:
     size_bytes: int
     context_length: int
     license: str
+    # In tool_choice auto: answer in text when the first token's share of prose reaches this
+    # (tools/decision.py; measured with bench/tool_decision.py on held-out BFCL cases).
+    tool_text_threshold: float = 0.5
 
     def __post_init__(self) -> None:
         if not self.parts or len(self.parts) != len(self.packages):

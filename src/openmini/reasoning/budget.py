@@ -106,6 +106,13 @@ class AnswerOnly:
         if self.budget.closed:
             self.inner.accept(token)  # type: ignore[attr-defined]
 
+    def rollback(self, n: int) -> None:
+        """Passed on to a processor that keeps state (it counts answer tokens only, so it
+        clamps what reaches back into the thinking block)."""
+        inner = getattr(self.inner, "rollback", None)
+        if inner is not None:
+            inner(n)
+
 
 @dataclass(slots=True)
 class Thinking:

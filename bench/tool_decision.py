@@ -1,0 +1,118 @@
+"""Calibrate tool_text_threshold: the first token's share of prose, per BFCL category.
+
+In `tool_choice: "auto"` openmini decides between a call and a text answer on the whole
+distribution of the first answer token (src/openmini/tools/decision.py): text when the share
+of probability on prose tokens reaches the model's threshold. This bench measures that share
+(`p_text`, exact: the sum over every allowed prose token, after the grammar mask) on BFCL
+cases, where irrelevance cases should get text and the four call categories a call, and picks
+the threshold that separates them best: the largest Youden's J (share of irrelevance cases in
+text minus share of call cases in text) over the midpoints between measured values.
+
+Pick it on cases the accuracy figures do not use (`--offset 30 --limit 30`, the tuning
+split), then score with `bench/bfcl.py --limit 30` (cases 0-29). Each request is one prompt
+evaluation and one token (max_tokens 1), sent one at a time so each share is its case's.
+
+    .venv/bin/python bench/tool_decision.py --model fast --offset 30 --limit 30
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from typing import Any
+
+import httpx
+
+from bfcl import CATEGORIES, body
+from bfcl_data import Case, load
+from common import median, parser, save, table
+
+SHARES: list[float] = []
+
+
+def record_shares() -> None:
+    """Keep each decision's p_text (the bench reads what the processor computed)."""
+    from openmini.tools import decision
+
+    process = decision.TextDecision.process
+
+    def recording(self: Any, generated: Any, logits: Any) -> None:
+        process(self, generated, logits)
+        if self.p_text is not None and not getattr(self, "_recorded", False):
+            SHARES.append(self.p_text)
+            self._recorded = True
+
+    decision.TextDecision.process = recording  # type: ignore[method-assign]
+
+
+async def share(client: httpx.AsyncClient, case: Case, model: str) -> float | None:
+    SHARES.clear()
+    req = body(case, "auto", model, 1)
+    resp = await client.post("/v1/chat/completions", json=req)
+    resp.raise_for_status()
+    return SHARES[0] if SHARES else None
+
+
+def youden(irrelevant: list[float], calls: list[float]) -> tuple[float, float, float, float]:
+    """(threshold, J, share of irrelevance in text, share of call cases in text), best J; ties
+    go to the higher threshold (fewer text answers where a call is due)."""
+    values = sorted(set(irrelevant + calls))
+    cuts = [(a + b) / 2 for a, b in itertools.pairwise(values)] or values
+    best = (1.0, 0.0, 0.0, 0.0)
+    for t in cuts:
+        tp = sum(p >= t for p in irrelevant) / len(irrelevant)
+        fp = sum(p >= t for p in calls) / len(calls)
+        if tp - fp > best[1] or (tp - fp == best[1] and t > best[0]):
+            best = (t, tp - fp, tp, fp)
+    return best
+
+
+async def main() -> None:
+    p = parser(__doc__.split("\n")[0])
+    p.add_argument("--limit", type=int, default=30, help="N cases of each category")
+    p.add_argument("--offset", type=int, default=30, help="from this case on (0-based)")
+    p.add_argument("--ctx-size", type=int, default=4096, help="context per sequence")
+    a = p.parse_args()
+    if a.quick:
+        a.limit = min(a.limit, 2)
+
+    from openmini.backends.local import LocalBackend
+    from openmini.config import EngineConfig, ServerConfig
+    from openmini.server.app import create_app
+
+    record_shares()
+    engine = EngineConfig(model=a.model, threads=a.threads, parallel=1, ctx_size=a.ctx_size,
+                          tool_text_threshold=0.5)  # any value: the share is read before it
+    backend = LocalBackend(engine)
+    app = create_app(ServerConfig(engine=engine, tool_call_retries=0), backend)
+    model = backend.model_ids()[0]
+    shares: dict[str, list[float]] = {}
+    t0 = time.perf_counter()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://bench", timeout=None) as client:
+        for cat in CATEGORIES:
+            found = [await share(client, c, model) for c in load(cat, a.limit, a.offset)]
+            shares[cat] = [s for s in found if s is not None]
+            print(f"{cat:17s} {len(shares[cat])} shares, median {median(shares[cat]):.3f}",
+                  flush=True)
+    await backend.close()
+    rows = [[cat, len(v), f"{min(v):.3f}", f"{median(v):.3f}", f"{max(v):.3f}"]
+            for cat, v in shares.items() if v]
+    table(f"p_text at the first token, {a.model}, cases {a.offset}-{a.offset + a.limit - 1}",
+          ["category", "cases", "min", "median", "max"], rows)
+    calls = [s for cat, v in shares.items() if cat != "irrelevance" for s in v]
+    t, j, tp, fp = youden(shares["irrelevance"], calls)
+    grid = [[f"{g:.2f}", f"{sum(s >= g for s in shares['irrelevance'])}"
+             f"/{len(shares['irrelevance'])}", f"{sum(s >= g for s in calls)}/{len(calls)}"]
+            for g in (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, round(t, 3))]
+    table("cases that would answer in text", ["threshold", "irrelevance", "call categories"],
+          grid)
+    print(f"\nbest threshold (Youden's J): {t:.3f}  J {j:.2f}  irrelevance in text "
+          f"{100 * tp:.0f}%, call cases in text {100 * fp:.0f}%  ({time.perf_counter() - t0:.0f}"
+          " s)")
+    save("tool_decision", a, {"shares": shares, "threshold": t, "j": j})
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
