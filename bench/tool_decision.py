@@ -5,8 +5,8 @@ distribution of the first answer token (src/openmini/tools/decision.py): text wh
 of probability on prose tokens reaches the model's threshold. This bench measures that share
 (`p_text`, exact: the sum over every allowed prose token, after the grammar mask) on BFCL
 cases, where irrelevance cases should get text and the four call categories a call, and picks
-the threshold that separates them best: the largest Youden's J (share of irrelevance cases in
-text minus share of call cases in text) over the midpoints between measured values.
+the threshold with the most right decisions over the split (ties: the lowest), from the
+midpoints between measured values; Youden's J's choice is printed beside it.
 
 Pick it on cases the accuracy figures do not use (`--offset 30 --limit 30`, the tuning
 split), then score with `bench/bfcl.py --limit 30` (cases 0-29). Each request is one prompt
@@ -54,18 +54,29 @@ async def share(client: httpx.AsyncClient, case: Case, model: str) -> float | No
     return SHARES[0] if SHARES else None
 
 
-def youden(irrelevant: list[float], calls: list[float]) -> tuple[float, float, float, float]:
-    """(threshold, J, share of irrelevance in text, share of call cases in text), best J; ties
-    go to the higher threshold (fewer text answers where a call is due)."""
-    values = sorted(set(irrelevant + calls))
-    cuts = [(a + b) / 2 for a, b in itertools.pairwise(values)] or values
-    best = (1.0, 0.0, 0.0, 0.0)
-    for t in cuts:
-        tp = sum(p >= t for p in irrelevant) / len(irrelevant)
-        fp = sum(p >= t for p in calls) / len(calls)
-        if tp - fp > best[1] or (tp - fp == best[1] and t > best[0]):
-            best = (t, tp - fp, tp, fp)
-    return best
+def cuts(values: list[float]) -> list[float]:
+    """Midpoints between the distinct measured shares: every threshold that makes a difference."""
+    ordered = sorted(set(values))
+    return [(a + b) / 2 for a, b in itertools.pairwise(ordered)] or ordered
+
+
+def in_text(shares: list[float], t: float) -> int:
+    return sum(p >= t for p in shares)
+
+
+def best_threshold(irrelevant: list[float], calls: list[float]) -> float:
+    """The threshold with the most right decisions over the split (irrelevance in text, call
+    cases calling: BFCL's sample weighs its five categories alike); ties go to the lowest."""
+    score = {t: in_text(irrelevant, t) + len(calls) - in_text(calls, t)
+             for t in cuts(irrelevant + calls)}
+    top = max(score.values())
+    return min(t for t, s in score.items() if s == top)
+
+
+def youden(irrelevant: list[float], calls: list[float]) -> float:
+    """Largest (share of irrelevance in text - share of call cases in text), for reference."""
+    return max(cuts(irrelevant + calls), key=lambda t: in_text(irrelevant, t) / len(irrelevant)
+               - in_text(calls, t) / len(calls))
 
 
 async def main() -> None:
@@ -102,16 +113,15 @@ async def main() -> None:
     table(f"p_text at the first token, {a.model}, cases {a.offset}-{a.offset + a.limit - 1}",
           ["category", "cases", "min", "median", "max"], rows)
     calls = [s for cat, v in shares.items() if cat != "irrelevance" for s in v]
-    t, j, tp, fp = youden(shares["irrelevance"], calls)
-    grid = [[f"{g:.2f}", f"{sum(s >= g for s in shares['irrelevance'])}"
-             f"/{len(shares['irrelevance'])}", f"{sum(s >= g for s in calls)}/{len(calls)}"]
-            for g in (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, round(t, 3))]
-    table("cases that would answer in text", ["threshold", "irrelevance", "call categories"],
-          grid)
-    print(f"\nbest threshold (Youden's J): {t:.3f}  J {j:.2f}  irrelevance in text "
-          f"{100 * tp:.0f}%, call cases in text {100 * fp:.0f}%  ({time.perf_counter() - t0:.0f}"
-          " s)")
-    save("tool_decision", a, {"shares": shares, "threshold": t, "j": j})
+    t, j = best_threshold(shares["irrelevance"], calls), youden(shares["irrelevance"], calls)
+    grid = sorted({0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, round(t, 3), round(j, 3)})
+    table("cases that would answer in text, per threshold", ["threshold", *shares,
+                                                             "right decisions"],
+          [[f"{g:.3f}", *(f"{in_text(v, g)}/{len(v)}" for v in shares.values()),
+            in_text(shares["irrelevance"], g) + len(calls) - in_text(calls, g)] for g in grid])
+    print(f"\nbest threshold (most right decisions): {t:.3f}; Youden's J would take {j:.3f} "
+          f"({time.perf_counter() - t0:.0f} s)")
+    save("tool_decision", a, {"shares": shares, "threshold": t, "youden": j})
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ def _split_spec(
     sha256: str,
     size_bytes: int,
     context_length: int,
+    tool_text_threshold: float,
 ) -> ModelSpec:
     """A Qwen spec over packages `stem-part1..count`, each holding `data/partNN.bin`."""
     module = stem.replace("-", "_")
@@ -62,6 +63,7 @@ def _split_spec(
         size_bytes=size_bytes,
         context_length=context_length,
         license=QWEN_LICENSE,
+        tool_text_threshold=tool_text_threshold,
     )
 
 
@@ -75,6 +77,7 @@ CATALOGUE: dict[str, ModelSpec] = {
         sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
         size_bytes=1_117_320_768,
         context_length=32768,
+        tool_text_threshold=0.5,  # not yet measured
     ),
     "fast": _split_spec(
         "fast",
@@ -85,6 +88,8 @@ CATALOGUE: dict[str, ModelSpec] = {
         sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
         size_bytes=491_400_064,
         context_length=32768,
+        # bench/tool_decision.py --model fast --offset 30 --limit 30 (0.239)
+        tool_text_threshold=0.24,
     ),
     "tiny": ModelSpec(
         alias="tiny",
