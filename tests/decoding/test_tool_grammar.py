@@ -87,6 +87,13 @@ def test_special_token_tags(compiler: GrammarCompiler, tokenizer: Any) -> None:
     assert not accepts(compiler, tokenizer, "auto", False, fmt, listed)
     assert accepts(compiler, tokenizer, "required", False, fmt, bare)
     assert not accepts(compiler, tokenizer, "required", False, fmt, CALL)  # text tags: no
+    # prose that opens a ```json fence goes on with a call in it, and ends with the fence
+    for par, calls in ((False, bare), (True, f"[{bare}]")):
+        assert accepts(compiler, tokenizer, "auto", par, fmt, f"Call it:\n\n```json\n{calls}\n```")
+        assert not accepts(compiler, tokenizer, "auto", par, fmt,
+                           f"Call it:\n```json\n{calls}\n```\nDone.")
+    assert not accepts(compiler, tokenizer, "auto", False, fmt, 'See:\n```json\n{"a": 1}\n```')
+    assert accepts(compiler, tokenizer, "auto", False, fmt, "Run:\n```python\nprint(1)\n```")
 
 
 def test_choice_none_never_calls(compiler: GrammarCompiler, tokenizer: Any) -> None:

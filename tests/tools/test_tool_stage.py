@@ -188,3 +188,20 @@ async def test_json_opening_is_content_when_a_response_format_is_set() -> None:
     done = await collect(run_with_tools(req, generate, False, 0))
     assert done.choices[0].text == answer and done.choices[0].tool_calls == []
     assert done.choices[0].finish_reason == "stop"
+
+
+async def test_prose_then_a_json_fence_is_content_then_calls() -> None:
+    fence = '```json\n[{"name": "add", "arguments": {"a": 5}}]\n```'
+    text = f"To add, call the function:\n\n{fence}"
+    for stream in (False, True):
+        generate, _ = scripted(text)
+        done = await collect(run_with_tools(request(stream=stream), generate, stream, 0))
+        [tc] = done.choices[0].tool_calls
+        assert (tc.name, json.loads(tc.arguments)) == ("add", {"a": 5})
+        assert done.choices[0].text == "To add, call the function:"
+        assert done.choices[0].finish_reason == "tool_calls"
+    # a fence of another language, or JSON that is not a call, stays content
+    for other in ("Run:\n```python\nprint(1)\n```", 'See:\n```json\n{"a": 1}\n```'):
+        generate, _ = scripted(other)
+        done = await collect(run_with_tools(request(stream=True), generate, True, 0))
+        assert done.choices[0].text == other and not done.choices[0].tool_calls

@@ -255,3 +255,22 @@ def test_scanner_stops_streaming_string_arguments_it_cannot_decode() -> None:
     scanner.feed('\\q more"}')  # an invalid escape: the final parse reports the block
     assert scanner.take_arguments() == ""
     assert scanner.name == "f" and scanner.has_arguments
+
+
+def test_prose_then_json_fence_holds_the_fence_and_reads_it_at_the_end() -> None:
+    splitter = HermesStreamSplitter(lambda: "call_x", json_fence=True)
+    assert splitter.push("Call it:\n\n``") == [ContentDelta("Call it:")]  # a half fence waits
+    assert splitter.push('`json\n{"name": "ping", ') == []
+    assert splitter.push('"arguments": {}}\n```') == []
+    assert splitter.finish() == [CallStart(0, "call_x", "ping"), ArgumentsDelta(0, "{}"),
+                                 CallEnd(0)]
+    plain = HermesStreamSplitter(lambda: "call_x")  # without json_fence: content, as before
+    events = plain.push('Call it:\n```json\n{"name": "ping", "arguments": {}}\n```')
+    assert assemble(events + plain.finish()).calls() == []
+
+
+def test_a_fence_after_a_tagged_call_is_not_read_as_one() -> None:
+    splitter = HermesStreamSplitter(lambda: "call_x", json_fence=True)
+    text = '<tool_call>\n{"name": "ping"}\n</tool_call>\n```json\n{"name": "pong"}\n```'
+    out = assemble(splitter.push(text) + splitter.finish())
+    assert out.names == ["ping"] and "pong" in out.content

@@ -140,9 +140,15 @@ def _json_call(parallel: bool) -> str:
             'json_call: json_calls | "```json\\n" json_calls "\\n```"\n')
 
 
+# Prose that ends by opening a ```json fence goes on with a call in it: small models explain
+# first, then call ("Here's how you can call this function:\n\n```json\n{...").
+FENCE = "```json\n"
+
+
 def _special_tags(spec: dict[str, Any], body: str) -> str:
     many = 'tool_call ("\\n" tool_call)*' if spec["parallel"] else "tool_call"
-    head = ("start: TEXT | TEXT? calls | json_call\n" if spec["text_first"]
+    head = ("start: TEXT | TEXT? calls | json_call | fence_hd json_calls \"\\n```\"\n"
+            'fence_hd[lazy]: TEXT "```json\\n"\n' if spec["text_first"]
             else "start: calls | json_call\n")
     return (f"%llguidance {{}}\n{head}{_json_call(spec['parallel'])}"
             f'calls: {many} "\\n"?\n'

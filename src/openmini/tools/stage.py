@@ -18,8 +18,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 
 from openmini.errors import OpenMiniError
-from openmini.tools.calls import ToolCall, new_call_id
-from openmini.tools.parsers import TOOL_PARSERS
+from openmini.tools.calls import ToolCall
 from openmini.tools.spec import ToolSpec
 from openmini.tools.stream import (
     ArgumentsDelta,
@@ -29,6 +28,7 @@ from openmini.tools.stream import (
     ContentDelta,
     HermesStreamSplitter,
     StreamEvent,
+    json_call_events,
 )
 from openmini.tools.validate import retry_feedback, validate_call
 from openmini.types import (
@@ -55,7 +55,7 @@ class InvalidToolCall(OpenMiniError):
 
 @dataclass(slots=True)
 class _Choice:
-    splitter: HermesStreamSplitter = field(default_factory=HermesStreamSplitter)
+    splitter: HermesStreamSplitter
     raw: str = ""
     names: dict[int, str] = field(default_factory=dict)
     arguments: dict[int, list[str]] = field(default_factory=dict)
@@ -72,7 +72,7 @@ class ToolOutput:
         self._specs = {spec.name: spec for spec in specs}
         self._parallel = parallel
         self._json_calls = json_calls  # False with a response format: `{` opens the answer
-        self._choices = [_Choice() for _ in range(n)]
+        self._choices = [_Choice(HermesStreamSplitter(json_fence=json_calls)) for _ in range(n)]
 
     def feed(self, event: Event) -> list[Event]:
         if isinstance(event, TextDelta):
@@ -153,20 +153,6 @@ class ToolOutput:
             return
         choice.errors.extend(f"{name} (call {call + 1}): {problem}"
                              for problem in validate_call(spec, arguments))
-
-
-def json_call_events(text: str) -> list[StreamEvent]:
-    """A whole output that opened as JSON: its calls (fenced or bare), or plain content."""
-    parsed = TOOL_PARSERS.create("fenced").parse(text)
-    if not parsed.calls and not parsed.problems:
-        parsed = TOOL_PARSERS.create("bare").parse(text)
-    if not parsed.calls and not parsed.problems:
-        return [ContentDelta(text)]
-    events: list[StreamEvent] = [ContentDelta(parsed.content)] if parsed.content else []
-    for i, (name, arguments) in enumerate(parsed.calls):
-        events += [CallStart(i, new_call_id(), name),
-                   ArgumentsDelta(i, json.dumps(arguments, ensure_ascii=False)), CallEnd(i)]
-    return events + [CallProblem(None, message) for message in parsed.problems]
 
 
 async def run_with_tools(request: Request, generate: Generate, stream: bool,

@@ -12,6 +12,10 @@ are built from:
 
 Assembled, the events agree with `HermesParser().parse` on the whole text: the same content,
 the same calls (arguments as JSON text), the same problem messages.
+
+With `json_fence`, prose that opens a ```json fence before any tag goes on with calls written
+as JSON (the tool grammar's `fence_hd` form): the prose is content, the fence is held whole
+and read with the fenced parser when the output ends (`json_call_events`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 
 from openmini.tools.calls import new_call_id
 from openmini.tools.jsonscan import BodyScanner
+from openmini.tools.parsers import TOOL_PARSERS
 from openmini.tools.parsers.hermes import (
     CLOSE,
     OPEN,
@@ -76,8 +81,10 @@ class _OpenBlock:
 class HermesStreamSplitter:
     """Feed `push(delta)` for each text delta, then `finish()` once; both return events."""
 
-    def __init__(self, new_id: Callable[[], str] = new_call_id):
+    def __init__(self, new_id: Callable[[], str] = new_call_id, json_fence: bool = False):
         self._new_id = new_id
+        self._json_fence = json_fence
+        self._fenced: str | None = None  # from a ```json fence after prose on: held whole
         self._buf = ""
         self._block: _OpenBlock | None = None
         self._blocks = 0  # blocks closed so far
@@ -85,6 +92,9 @@ class HermesStreamSplitter:
         self._events: list[StreamEvent] = []
 
     def push(self, text: str) -> list[StreamEvent]:
+        if self._fenced is not None:
+            self._fenced += text
+            return []
         self._buf += text
         while self._step(final=False):
             pass
@@ -92,6 +102,8 @@ class HermesStreamSplitter:
 
     def finish(self) -> list[StreamEvent]:
         """Flush what was held back; close a block the output left open."""
+        if self._fenced is not None:
+            return json_call_events(self._fenced, self._new_id)
         self._step(final=True)  # push() left no whole tag in the buffer: one step is all
         return self._take()
 
@@ -105,7 +117,13 @@ class HermesStreamSplitter:
 
     def _outside(self, final: bool) -> bool:
         buf = self._buf
-        i = buf.find(OPEN)
+        tags = (OPEN, FENCE) if self._json_fence and not self._blocks else (OPEN,)
+        i, tag = first_tag(buf, tags)
+        if tag == FENCE:  # the whitespace before it goes with it: content if no call
+            prose = buf[:i].rstrip()
+            self._content(prose)
+            self._fenced, self._buf = buf[len(prose):], ""
+            return False
         if i >= 0:
             self._content(buf[:i].rstrip())
             self._buf = buf[i + len(OPEN):]
@@ -115,7 +133,7 @@ class HermesStreamSplitter:
             self._content(buf.rstrip() if self._blocks else buf)
             self._buf = ""
             return False
-        cut = len(buf[: len(buf) - partial_suffix(buf, (OPEN,))].rstrip())
+        cut = len(buf[: len(buf) - partial_suffix(buf, tags)].rstrip())
         self._content(buf[:cut])
         self._buf = buf[cut:]
         return False
@@ -181,3 +199,21 @@ class HermesStreamSplitter:
 
     def _emit(self, event: StreamEvent) -> None:
         self._events.append(event)
+
+
+FENCE = "```json\n"
+
+
+def json_call_events(text: str, new_id: Callable[[], str] = new_call_id) -> list[StreamEvent]:
+    """A whole output (or its end) written as JSON: its calls (fenced or bare), or plain
+    content."""
+    parsed = TOOL_PARSERS.create("fenced").parse(text)
+    if not parsed.calls and not parsed.problems:
+        parsed = TOOL_PARSERS.create("bare").parse(text)
+    if not parsed.calls and not parsed.problems:
+        return [ContentDelta(text)]
+    events: list[StreamEvent] = [ContentDelta(parsed.content)] if parsed.content else []
+    for i, (name, arguments) in enumerate(parsed.calls):
+        events += [CallStart(i, new_id(), name),
+                   ArgumentsDelta(i, json.dumps(arguments, ensure_ascii=False)), CallEnd(i)]
+    return events + [CallProblem(None, message) for message in parsed.problems]
