@@ -23,8 +23,12 @@ jsonschema (formats checked) against the mapped schema. A call cut by max_tokens
 counted in either arm (the server drops it; the parser finds it unreadable).
 Irrelevance, as BFCL: correct when no call could be read from the output.
 
-    .venv/bin/python bench/bfcl.py --model fast
-    .venv/bin/python bench/bfcl.py --model default
+In auto, whether to call is decided on the first token's share of prose against the model's
+tool_text_threshold (src/openmini/tools/decision.py), which bench/tool_decision.py picks on
+cases 30-59; score on cases 0-29 (`--limit 30`) so the figures are held out.
+
+    .venv/bin/python bench/bfcl.py --model fast --limit 30
+    .venv/bin/python bench/bfcl.py --model default --limit 20
 """
 
 from __future__ import annotations
