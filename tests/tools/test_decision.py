@@ -14,8 +14,9 @@ from openmini.backends.local import tool_text_threshold
 from openmini.config import EngineConfig, load_config
 from openmini.decoding.compiler import GrammarCompiler
 from openmini.decoding.processor import GrammarProcessor
+from openmini.models.catalogue import DEFAULT_TOOL_TEXT_THRESHOLD
 from openmini.reasoning.budget import AnswerOnly
-from openmini.tools.decision import DEFAULT_THRESHOLD, TextDecision, spelled_tag, token_mask
+from openmini.tools.decision import TextDecision, spelled_tag, token_mask
 from openmini.tools.grammar import CallFormat, tool_constraint
 from openmini.tools.spec import ToolChoice, ToolSpec
 
@@ -149,7 +150,8 @@ def test_threshold_comes_from_config_then_catalogue_then_default(tmp_path: Any) 
 
     assert tool_text_threshold(EngineConfig(model="fast", tool_text_threshold=0.7)) == 0.7
     assert tool_text_threshold(EngineConfig(model="fast")) == CATALOGUE["fast"].tool_text_threshold
-    assert tool_text_threshold(EngineConfig(model=str(tmp_path / "m.gguf"))) == DEFAULT_THRESHOLD
+    unlisted = EngineConfig(model=str(tmp_path / "m.gguf"))
+    assert tool_text_threshold(unlisted) == DEFAULT_TOOL_TEXT_THRESHOLD
 
 
 def test_threshold_setting_is_checked_and_read_from_the_environment() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -68,6 +69,7 @@ class LocalBackend:
         self._compiler_lock = threading.Lock()
         self._compiler: Any = None
         self._tags: CallFormat | None = None
+        self._masks: dict[bool, tuple[Any, Any]] = {}  # _call_masks, per json_calls
         self._think: ThinkFormat | None = None
         self._think_tokens: tuple[list[int], list[int]] = ([], [])  # set with _think
 
@@ -186,16 +188,28 @@ class LocalBackend:
         if (choice is None or choice.mode != "auto" or not request.tools or fmt.open_id is None
                 or self.tool_text_threshold >= 1):
             return None
-        from openmini.tools.decision import TextDecision, spelled_tag, token_mask
-        from openmini.tools.grammar import OPEN
+        from openmini.tools.decision import TextDecision
 
-        n_vocab, matching = self.model.n_vocab, self.model.tokens_matching
-        json_openers = None if request.constraint is not None else matching(
-            rb"[{\[`].*")  # with a response format, a JSON answer is not a call
-        opens = token_mask(n_vocab, fmt.open_id, json_openers)
-        spelled = token_mask(n_vocab, matching(spelled_tag(OPEN)))
+        # with a response format, a JSON answer is not a call
+        opens, spelled = self._call_masks(fmt.open_id, request.constraint is None)
         threshold = self.tool_text_threshold
         return lambda: TextDecision(opens, spelled, threshold)
+
+    def _call_masks(self, open_id: int, json_calls: bool) -> tuple[Any, Any]:
+        """(tokens that open a call, tokens that spell the tag as text): built once per
+        variant (calls written as JSON or not), as they depend on the vocabulary only."""
+        masks = self._masks.get(json_calls)
+        if masks is None:
+            from openmini.tools.decision import spelled_tag, token_mask
+            from openmini.tools.grammar import JSON_OPENERS, OPEN
+
+            n_vocab, matching = self.model.n_vocab, self.model.tokens_matching
+            openers = b"[" + re.escape(JSON_OPENERS.encode()) + b"].*"
+            json_openers = matching(openers) if json_calls else None
+            masks = (token_mask(n_vocab, open_id, json_openers),
+                     token_mask(n_vocab, matching(spelled_tag(OPEN))))
+            self._masks[json_calls] = masks
+        return masks
 
     def _thinkings(self, request: Request, max_tokens: int) -> list[Thinking]:
         if request.reasoning is None:
@@ -261,13 +275,12 @@ class LocalBackend:
 
 def tool_text_threshold(config: EngineConfig) -> float:
     """The configured threshold, else the catalogue's for this model, else the default."""
-    from openmini.models.catalogue import CATALOGUE
-    from openmini.tools.decision import DEFAULT_THRESHOLD
+    from openmini.models.catalogue import CATALOGUE, DEFAULT_TOOL_TEXT_THRESHOLD
 
     if config.tool_text_threshold is not None:
         return config.tool_text_threshold
     spec = CATALOGUE.get(config.model)
-    return spec.tool_text_threshold if spec is not None else DEFAULT_THRESHOLD
+    return spec.tool_text_threshold if spec is not None else DEFAULT_TOOL_TEXT_THRESHOLD
 
 
 def _message_dict(message: ChatMessage) -> dict[str, object]:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# tool_choice auto, a model nobody measured: text when text is the likelier class
+DEFAULT_TOOL_TEXT_THRESHOLD = 0.5
 QWEN_LICENSE = "Apache-2.0 (upstream Qwen2.5-Coder; the part packages carry no licence file)"
 
 
@@ -30,7 +32,7 @@ class ModelSpec:
     license: str
     # In tool_choice auto: answer in text when the first token's share of prose reaches this
     # (tools/decision.py; measured with bench/tool_decision.py on held-out BFCL cases).
-    tool_text_threshold: float = 0.5
+    tool_text_threshold: float = DEFAULT_TOOL_TEXT_THRESHOLD
 
     def __post_init__(self) -> None:
         if not self.parts or len(self.parts) != len(self.packages):

@@ -32,8 +32,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-DEFAULT_THRESHOLD = 0.5  # a model nobody measured: text when text is the likelier class
-
 
 class TextDecision:
     """At the answer's first token, keep only prose or only call openings (see module doc).

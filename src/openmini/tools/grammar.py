@@ -128,6 +128,7 @@ def _formatted(spec: dict[str, Any], body: str) -> str:
 # calls too, constrained the same way: a bare call object (a list of them when parallel), or
 # the same in a json fence. In auto mode prose may therefore not start with `{`, `[`, a
 # backtick or whitespace.
+JSON_OPENERS = "{[`"  # the first characters of a call written as JSON (PROSE excludes them)
 PROSE = "/[^{\\[`\\x00 \\t\\r\\n][^\\x00]*/"
 
 
@@ -141,10 +142,8 @@ def _json_call(parallel: bool) -> str:
 
 
 # Prose that ends by opening a ```json fence goes on with a call in it: small models explain
-# first, then call ("Here's how you can call this function:\n\n```json\n{...").
-FENCE = "```json\n"
-
-
+# first, then call ("Here's how you can call this function:\n\n```json\n{..."); the
+# splitter's twin is tools/stream.py FENCE.
 def _special_tags(spec: dict[str, Any], body: str) -> str:
     many = 'tool_call ("\\n" tool_call)*' if spec["parallel"] else "tool_call"
     head = ("start: TEXT | TEXT? calls | json_call | fence_hd json_calls \"\\n```\"\n"

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 
 from openmini.errors import OpenMiniError
 from openmini.tools.calls import ToolCall
+from openmini.tools.grammar import JSON_OPENERS
 from openmini.tools.spec import ToolSpec
 from openmini.tools.stream import (
     ArgumentsDelta,
@@ -94,7 +95,7 @@ class ToolOutput:
         choice = self._choices[event.index]
         choice.raw += event.text
         if not choice.mode and choice.raw:
-            choice.mode = "json" if self._json_calls and choice.raw[0] in "{[`" else "tags"
+            choice.mode = "json" if self._json_calls and choice.raw[0] in JSON_OPENERS else "tags"
             return self._convert(event.index, [] if choice.mode == "json" else
                                  choice.splitter.push(choice.raw), event)
         held = choice.mode != "tags"
