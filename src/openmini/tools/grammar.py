@@ -129,7 +129,15 @@ def _formatted(spec: dict[str, Any], body: str) -> str:
 # the same in a json fence. In auto mode prose may therefore not start with `{`, `[`, a
 # backtick or whitespace.
 JSON_OPENERS = "{[`"  # the first characters of a call written as JSON (PROSE excludes them)
-PROSE = "/[^{\\[`\\x00 \\t\\r\\n][^\\x00]*/"
+
+
+def _class_escape(chars: str) -> str:
+    """`chars` written inside a lark regex character class: the class's own metacharacters
+    escaped (a bare `[` or `]` would end or nest it)."""
+    return "".join("\\" + c if c in "\\[]^-/" else c for c in chars)
+
+
+PROSE = f"/[^{_class_escape(JSON_OPENERS)}\\x00 \\t\\r\\n][^\\x00]*/"
 
 
 def _json_call(parallel: bool) -> str:
