@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -94,6 +95,27 @@ def test_special_token_tags(compiler: GrammarCompiler, tokenizer: Any) -> None:
                            f"Call it:\n```json\n{calls}\n```\nDone.")
     assert not accepts(compiler, tokenizer, "auto", False, fmt, 'See:\n```json\n{"a": 1}\n```')
     assert accepts(compiler, tokenizer, "auto", False, fmt, "Run:\n```python\nprint(1)\n```")
+
+
+def test_json_written_calls_keep_the_models_layout(compiler: GrammarCompiler,
+                                                  tokenizer: Any) -> None:
+    """A call the model writes as JSON may be indented the way it indents it unasked, but the
+    whitespace between two tokens is bounded: it cannot run on."""
+    fmt = CallFormat(1, 2)
+    call = {"name": "add", "arguments": {"a": 1, "b": 2}}
+    for indent in (2, 4):
+        laid = json.dumps(call, indent=indent)
+        assert accepts(compiler, tokenizer, "auto", False, fmt, f"```json\n{laid}\n```")
+        assert accepts(compiler, tokenizer, "required", True, fmt, json.dumps([call], indent=indent))
+    assert accepts(compiler, tokenizer, "auto", False, fmt, json.dumps(call, separators=(",", ":")))
+    assert not accepts(compiler, tokenizer, "auto", False, fmt,
+                       '{"name": "add",' + " " * 40 + '"arguments": {"a": 1, "b": 2}}')
+    assert not accepts(compiler, tokenizer, "auto", False, fmt,
+                       '{"name": "add",\n\n"arguments": {"a": 1, "b": 2}}')
+    # the tag form keeps the template's one-line layout
+    tagged = CALL.replace("<tool_call>", "<|im_start|>").replace("</tool_call>", "<|im_end|>")
+    assert not accepts(compiler, tokenizer, "required", False, fmt,
+                       tagged.replace('{"name"', '{\n  "name"'))
 
 
 def test_choice_none_never_calls(compiler: GrammarCompiler, tokenizer: Any) -> None:

@@ -20,6 +20,7 @@ from openmini.tools.stream import (
     ContentDelta,
     HermesStreamSplitter,
     StreamEvent,
+    json_call_events,
 )
 
 
@@ -274,3 +275,16 @@ def test_a_fence_after_a_tagged_call_is_not_read_as_one() -> None:
     text = '<tool_call>\n{"name": "ping"}\n</tool_call>\n```json\n{"name": "pong"}\n```'
     out = assemble(splitter.push(text) + splitter.finish())
     assert out.names == ["ping"] and "pong" in out.content
+
+
+@pytest.mark.parametrize("indent", [None, 2, 4])
+def test_json_written_calls_are_read_in_any_layout(indent: int | None) -> None:
+    """The grammar lets a JSON-written call keep the model's indentation; what the client gets
+    is the same call, its arguments re-serialised on one line."""
+    call = {"name": "add", "arguments": {"a": 1, "b": [2, 3]}}
+    for text in (json.dumps(call, indent=indent), f"```json\n{json.dumps([call], indent=indent)}\n```"):
+        assert json_call_events(text, lambda: "call_x") == [
+            CallStart(0, "call_x", "add"),
+            ArgumentsDelta(0, '{"a": 1, "b": [2, 3]}'),
+            CallEnd(0),
+        ]

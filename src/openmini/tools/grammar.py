@@ -140,19 +140,30 @@ def _class_escape(chars: str) -> str:
 PROSE = f"/[^{_class_escape(JSON_OPENERS)}\\x00 \\t\\r\\n][^\\x00]*/"
 
 
+# A call written as JSON is laid out the way the model lays it out (indented, one key per
+# line, as in a ```json fence it writes unasked), not forced onto one line: the forced layout
+# is off the model's path and moves the values it picks. The whitespace between tokens is
+# bounded (a newline and 32 spaces at most), so it cannot loop.
+JSON_LAYOUT: dict[str, Any] = {"whitespace_flexible": True, "whitespace_pattern": r"\n {0,32}| {1,32}",
+                               "item_separator": ",", "key_separator": ":"}
+
+
 def _json_call(parallel: bool) -> str:
     """A call written as JSON: bare or in a json fence. When parallel calls are allowed, always
     a list: once a list is open the model goes on to a second call where one is due (BFCL
     parallel on fast: 0 -> 35%), where a lone object ends at its closing brace."""
-    calls = '"[" json_body (", " json_body)* "]"' if parallel else "json_body"
+    calls = '"[" WS? json_laid ("," WS? json_laid)* WS? "]"' if parallel else "json_laid"
     return (f"json_calls: {calls}\n"
-            'json_call: json_calls | "```json\\n" json_calls "\\n```"\n')
+            'json_call: json_calls | "```json\\n" json_calls "\\n```"\n'
+            'WS: /\\n {0,32}| {1,32}/\n')
 
 
 # Prose that ends by opening a ```json fence goes on with a call in it: small models explain
 # first, then call ("Here's how you can call this function:\n\n```json\n{..."); the
 # splitter's twin is tools/stream.py FENCE.
 def _special_tags(spec: dict[str, Any], body: str) -> str:
+    laid = {**spec["schema"], "x-guidance": JSON_LAYOUT}
+    body += f"json_laid: %json {json.dumps(laid)}\n"
     many = 'tool_call ("\\n" tool_call)*' if spec["parallel"] else "tool_call"
     head = ("start: TEXT | TEXT? calls | json_call | fence_hd json_calls \"\\n```\"\n"
             'fence_hd[lazy]: TEXT "```json\\n"\n' if spec["text_first"]
