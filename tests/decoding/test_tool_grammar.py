@@ -106,7 +106,8 @@ def test_json_written_calls_keep_the_models_layout(compiler: GrammarCompiler,
     for indent in (2, 4):
         laid = json.dumps(call, indent=indent)
         assert accepts(compiler, tokenizer, "auto", False, fmt, f"```json\n{laid}\n```")
-        assert accepts(compiler, tokenizer, "required", True, fmt, json.dumps([call], indent=indent))
+        listed = json.dumps([call], indent=indent)
+        assert accepts(compiler, tokenizer, "required", True, fmt, listed)
     assert accepts(compiler, tokenizer, "auto", False, fmt, json.dumps(call, separators=(",", ":")))
     assert not accepts(compiler, tokenizer, "auto", False, fmt,
                        '{"name": "add",' + " " * 40 + '"arguments": {"a": 1, "b": 2}}')

@@ -282,7 +282,8 @@ def test_json_written_calls_are_read_in_any_layout(indent: int | None) -> None:
     """The grammar lets a JSON-written call keep the model's indentation; what the client gets
     is the same call, its arguments re-serialised on one line."""
     call = {"name": "add", "arguments": {"a": 1, "b": [2, 3]}}
-    for text in (json.dumps(call, indent=indent), f"```json\n{json.dumps([call], indent=indent)}\n```"):
+    listed = json.dumps([call], indent=indent)
+    for text in (json.dumps(call, indent=indent), f"```json\n{listed}\n```"):
         assert json_call_events(text, lambda: "call_x") == [
             CallStart(0, "call_x", "add"),
             ArgumentsDelta(0, '{"a": 1, "b": [2, 3]}'),

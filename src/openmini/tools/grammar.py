@@ -144,7 +144,8 @@ PROSE = f"/[^{_class_escape(JSON_OPENERS)}\\x00 \\t\\r\\n][^\\x00]*/"
 # line, as in a ```json fence it writes unasked), not forced onto one line: the forced layout
 # is off the model's path and moves the values it picks. The whitespace between tokens is
 # bounded (a newline and 32 spaces at most), so it cannot loop.
-JSON_LAYOUT: dict[str, Any] = {"whitespace_flexible": True, "whitespace_pattern": r"\n {0,32}| {1,32}",
+GAP = r"\n {0,32}| {1,32}"
+JSON_LAYOUT: dict[str, Any] = {"whitespace_flexible": True, "whitespace_pattern": GAP,
                                "item_separator": ",", "key_separator": ":"}
 
 
@@ -155,7 +156,7 @@ def _json_call(parallel: bool) -> str:
     calls = '"[" WS? json_laid ("," WS? json_laid)* WS? "]"' if parallel else "json_laid"
     return (f"json_calls: {calls}\n"
             'json_call: json_calls | "```json\\n" json_calls "\\n```"\n'
-            'WS: /\\n {0,32}| {1,32}/\n')
+            f"WS: /{GAP}/\n")
 
 
 # Prose that ends by opening a ```json fence goes on with a call in it: small models explain
