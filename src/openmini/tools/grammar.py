@@ -149,13 +149,16 @@ JSON_LAYOUT: dict[str, Any] = {"whitespace_flexible": True, "whitespace_pattern"
                                "item_separator": ",", "key_separator": ":"}
 
 
-def _json_call(parallel: bool) -> str:
-    """A call written as JSON: bare or in a json fence. When parallel calls are allowed, always
-    a list: once a list is open the model goes on to a second call where one is due (BFCL
-    parallel on fast: 0 -> 35%), where a lone object ends at its closing brace."""
+def _json_call(schema: dict[str, Any], parallel: bool) -> str:
+    """A call written as JSON, in the model's layout: bare or in a json fence. When parallel
+    calls are allowed, always a list: once a list is open the model goes on to a second call
+    where one is due (BFCL parallel on fast: 0 -> 35%), where a lone object ends at its
+    closing brace."""
     calls = '"[" WS? json_laid ("," WS? json_laid)* WS? "]"' if parallel else "json_laid"
+    laid = {**schema, "x-guidance": JSON_LAYOUT}
     return (f"json_calls: {calls}\n"
             'json_call: json_calls | "```json\\n" json_calls "\\n```"\n'
+            f"json_laid: %json {json.dumps(laid)}\n"
             f"WS: /{GAP}/\n")
 
 
@@ -163,13 +166,11 @@ def _json_call(parallel: bool) -> str:
 # first, then call ("Here's how you can call this function:\n\n```json\n{..."); the
 # splitter's twin is tools/stream.py FENCE.
 def _special_tags(spec: dict[str, Any], body: str) -> str:
-    laid = {**spec["schema"], "x-guidance": JSON_LAYOUT}
-    body += f"json_laid: %json {json.dumps(laid)}\n"
     many = 'tool_call ("\\n" tool_call)*' if spec["parallel"] else "tool_call"
     head = ("start: TEXT | TEXT? calls | json_call | fence_hd json_calls \"\\n```\"\n"
             'fence_hd[lazy]: TEXT "```json\\n"\n' if spec["text_first"]
             else "start: calls | json_call\n")
-    return (f"%llguidance {{}}\n{head}{_json_call(spec['parallel'])}"
+    return (f"%llguidance {{}}\n{head}{_json_call(spec['schema'], spec['parallel'])}"
             f'calls: {many} "\\n"?\n'
             f'tool_call: <[{spec["open"]}]> "\\n" json_body "\\n" <[{spec["close"]}]>\n'
             f"{body}TEXT: {PROSE}\n")
