@@ -6,6 +6,7 @@ import numpy as np
 
 from openmini.decoding.loop_guard import (
     ESCALATE,
+    MAX_DISTINCT,
     WINDOW,
     WRAP,
     LoopGuard,
@@ -16,13 +17,46 @@ from openmini.decoding.loop_guard import (
 WRAP_AT = 100 - WRAP
 
 
-def test_loop_detection_is_on_diversity() -> None:
+# `fast` (Qwen2.5-Coder) tokens of a call it wrote for BFCL multiple_12, laid out as in a
+# ```json fence, ending `"year1_revenue": 1000000,\n    "year2": 2020,\n    "year2_revenue":
+# 1200000\n  }\n}\n````. Its last 64 tokens hold only 19 distinct ones (one token per
+# digit), yet there is no loop.
+INDENTED_CALL = [
+    73594, 2236, 198, 515, 220, 330, 606, 788, 330, 6005, 60621, 761, 24387, 24005, 11207,
+    10626, 46, 56, 49182, 9246, 756, 220, 330, 16370, 788, 341, 262, 330, 10139, 1269, 788, 330,
+    34097, 4848, 756, 262, 330, 3157, 16, 788, 220, 17, 15, 16, 24, 345, 262, 330, 3157, 16, 1288,
+    7140, 788, 220, 16, 15, 15, 15, 15, 15, 15, 345, 262, 330, 3157, 17, 788, 220, 17, 15, 17, 15,
+    345, 262, 330, 3157, 17, 1288, 7140, 788, 220, 16, 17, 15, 15, 15, 15, 15, 198, 220, 456, 532,
+    73594]
+
+
+def test_loop_detection_needs_repetition() -> None:
     cycle = [11, 12, 13, 14, 15, 16, 17]
     assert looping(cycle * 10)
-    varied = [*cycle, 18] * 4 + cycle + [19, 20] + cycle * 4  # a cycle with variations
+    varied = [*cycle, 18] * 4 + cycle + [19, 20] + cycle * 4  # a cycle with insertions
     assert looping(varied)
+    numbered = [t for k in range(16) for t in (31, 32, 40 + k % 3, 33)]  # `Part I/II/III`
+    assert looping(numbered)
     assert not looping(list(range(WINDOW)))  # all distinct
     assert not looping(cycle * 5)  # shorter than the window
+
+
+def test_structured_output_with_few_distinct_tokens_is_not_a_loop() -> None:
+    tokens = INDENTED_CALL
+    assert len(set(tokens[-WINDOW:])) <= MAX_DISTINCT  # what a diversity test calls a loop
+    assert not any(looping(tokens[:i]) for i in range(WINDOW, len(tokens) + 1))
+    digits = [15 + d for d in range(10)]
+    counting = [t for k in range(10, 60) for t in (digits[k // 10], digits[k % 10], 11, 220)]
+    assert not looping(counting)  # `10, 11, ... 59`: a list, not a cycle
+
+
+def test_guard_leaves_an_indented_call_alone() -> None:
+    guard = LoopGuard()  # inside `1200000`, (0, 0, 0) was followed by 0 before: not banned
+    for i in range(WINDOW, len(INDENTED_CALL) + 1):
+        logits = np.zeros(80000, dtype=np.float32)
+        guard.process(INDENTED_CALL[:i], logits)
+        assert np.isfinite(logits).all()
+    assert guard.interventions == 0
 
 
 def test_followers_of_the_last_context() -> None:

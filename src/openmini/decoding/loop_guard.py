@@ -6,8 +6,14 @@ keeps the output valid but not finite. `LoopGuard` runs after the grammar mask. 
 WINDOW tokens have collapsed into a loop (few distinct tokens), every token that already
 followed the current CONTEXT tokens inside the window is banned for this step, so the model
 must take a path it has not taken yet: a new word, or the way out (closing the string, ending
-the array). Variations of the cycle are caught too, because the test is on diversity, not on
-an exact period. It never empties the allowed set: a token the grammar forces is left alone.
+the array). It never empties the allowed set: a token the grammar forces is left alone.
+
+A loop is repetition, not merely few distinct tokens: indented JSON full of digits (Qwen writes
+one token per digit) has as few distinct tokens as a loop, and treating it as one banned the
+sixth `0` of `1200000` (BFCL multiple_12: the call said 12000). So the window must also repeat:
+most tokens equal the one a period earlier (a cycle with substitutions: `Part IV`, `Part V`),
+or most of its n-grams were already seen in it (a cycle with insertions). Counting lists
+(`1, 2, ... 99`) are not loops by this test; the wrap-up below still ends them in time.
 
 If the loop goes on anyway (ESCALATE interventions), or the output is about to reach
 max_tokens (the last WRAP tokens), the guard steers it to an end the grammar allows: where
@@ -29,10 +35,33 @@ CONTEXT = 3  # tokens of context whose earlier continuations are banned
 ESCALATE = 16  # interventions after which the guard steers to an end
 WRAP = 32  # tokens before max_tokens from which the guard steers to an end
 OPEN_CONTEXT = 1000  # more allowed tokens than this: free text (a string) or a value start
+MAX_PERIOD = WINDOW // 2  # the longest cycle looked for, in tokens
+PERIODIC = 0.8  # share of tokens equal to the one a period earlier: a cycle
+NGRAM = 4
+REPEATED = 0.6  # share of the window's NGRAM-grams already seen in it: a cycle
 
 
 def looping(tail: Sequence[int]) -> bool:
-    return len(tail) >= WINDOW and len(set(tail[-WINDOW:])) <= MAX_DISTINCT
+    """The last WINDOW tokens are a cycle: few distinct tokens (cheap, tested first) that
+    repeat with a period or as recurring n-grams."""
+    if len(tail) < WINDOW:
+        return False
+    window = tail[-WINDOW:]
+    return len(set(window)) <= MAX_DISTINCT and (
+        periodicity(window) >= PERIODIC or repeated_ngrams(window) >= REPEATED)
+
+
+def periodicity(tokens: Sequence[int]) -> float:
+    """The largest share of tokens equal to the token p earlier, over periods 1..MAX_PERIOD."""
+    a = np.asarray(tokens)
+    return max((float(np.mean(a[p:] == a[:-p])) for p in range(1, min(MAX_PERIOD, a.size - 1) + 1)),
+               default=0.0)
+
+
+def repeated_ngrams(tokens: Sequence[int]) -> float:
+    """The share of NGRAM-grams in `tokens` that already occurred earlier in it."""
+    grams = [tuple(tokens[i:i + NGRAM]) for i in range(len(tokens) - NGRAM + 1)]
+    return 1 - len(set(grams)) / len(grams) if grams else 0.0
 
 
 def followers(tail: Sequence[int]) -> set[int]:
