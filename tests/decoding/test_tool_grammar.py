@@ -97,6 +97,24 @@ def test_special_token_tags(compiler: GrammarCompiler, tokenizer: Any) -> None:
     assert accepts(compiler, tokenizer, "auto", False, fmt, "Run:\n```python\nprint(1)\n```")
 
 
+@pytest.mark.parametrize("parallel", [False, True])
+def test_an_answer_may_open_with_a_code_block(compiler: GrammarCompiler, tokenizer: Any,
+                                              parallel: bool) -> None:
+    """Asked for code with tools on offer, the model writes ``` first: any fence but ```json
+    is prose, and only ```json holds calls."""
+    fmt = CallFormat(1, 2)
+    for info in ("python", "js", "jsx", "j", "json5", "c++", ""):
+        code = f"```{info}\nprint(1)\n```\nThat prints 1."
+        assert accepts(compiler, tokenizer, "auto", parallel, fmt, code), info
+    call = CALL.replace("<tool_call>", "<|im_start|>").replace("</tool_call>", "<|im_end|>")
+    assert accepts(compiler, tokenizer, "auto", parallel, fmt, f"```python\nx = 1\n```\n{call}")
+    # a fence that would hold JSON is a call or nothing
+    assert not accepts(compiler, tokenizer, "auto", parallel, fmt, '```json\n{"a": 1}\n```')
+    for body in ('{"a": 1}', "[1]", "  {}", "\n{}"):
+        assert not accepts(compiler, tokenizer, "auto", parallel, fmt, f"```\n{body}\n```")
+    assert not accepts(compiler, tokenizer, "required", parallel, fmt, "```python\nx\n```")
+
+
 def test_json_written_calls_keep_the_models_layout(compiler: GrammarCompiler,
                                                   tokenizer: Any) -> None:
     """A call the model writes as JSON may be indented the way it indents it unasked, but the

@@ -205,3 +205,31 @@ async def test_prose_then_a_json_fence_is_content_then_calls() -> None:
         generate, _ = scripted(other)
         done = await collect(run_with_tools(request(stream=True), generate, True, 0))
         assert done.choices[0].text == other and not done.choices[0].tool_calls
+
+
+async def test_an_answer_opening_with_a_code_block_streams_as_content() -> None:
+    """Any fence but ```json opens prose: it streams as generated (held only while the
+    opening could still be ```json), calls nothing, and ends as written."""
+    text = "```python\ndef add(a, b):\n    return a + b\n```\nThat adds two numbers."
+    chunks = [text[i:i + 2] for i in range(0, len(text), 2)]
+    sent: list[int] = []
+
+    async def generate(req: Request) -> AsyncIterator[Event]:
+        for chunk in chunks:
+            sent.append(1)
+            yield TextDelta(0, chunk, (7,))
+        yield ChoiceFinished(0, "stop")
+        yield Done(Usage(3, len(chunks)))
+
+    first_content: int | None = None
+    streamed = ""
+    async for event in run_with_tools(request(stream=True), generate, True, 0):
+        if isinstance(event, TextDelta) and event.text:
+            first_content = len(sent) if first_content is None else first_content
+            streamed += event.text
+    assert streamed == text
+    assert first_content == 2  # "```p" already tells it is not ```json
+    for opening in ("```", "```js", "```\nprint(1)"):  # cut off, or a bare code fence
+        generate, _ = scripted(opening)
+        done = await collect(run_with_tools(request(), generate, False, 0))
+        assert done.choices[0].text == opening and not done.choices[0].tool_calls

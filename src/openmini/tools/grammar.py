@@ -126,8 +126,8 @@ def _formatted(spec: dict[str, Any], body: str) -> str:
 # Small models that mean to call often open with a bare `{` or a ```json fence instead of the
 # tag (Qwen2.5-Coder-0.5B: ``` at 68% as the first token on BFCL prompts). Those openings are
 # calls too, constrained the same way: a bare call object (a list of them when parallel), or
-# the same in a json fence. In auto mode prose may therefore not start with `{`, `[`, a
-# backtick or whitespace.
+# the same in a json fence. In auto mode prose may therefore not start with `{`, `[`,
+# whitespace or a ```json fence (any other fence may open it: _CODE).
 JSON_OPENERS = "{[`"  # the first characters of a call written as JSON (PROSE excludes them)
 
 
@@ -137,7 +137,13 @@ def _class_escape(chars: str) -> str:
     return "".join("\\" + c if c in "\\[]^-/" else c for c in chars)
 
 
-PROSE = f"/[^{_class_escape(JSON_OPENERS)}\\x00 \\t\\r\\n][^\\x00]*/"
+# A code block may still open the answer (a coding model asked for code with tools on offer
+# writes ``` first): a fence whose info string is anything but `json` (```python), or a bare
+# fence whose first line does not open JSON, is prose. Only ```json holds calls.
+_NOT_JSON = (r"[^j`\s][^`\n]*|j([^s`\n][^`\n]*)?|js([^o`\n][^`\n]*)?"
+             r"|jso([^n`\n][^`\n]*)?|json[^`\n]+")  # an info string other than `json`
+_CODE = f"```({_NOT_JSON})\\n|```\\n[^{{\\[\\x00 \\t\\r\\n]"
+PROSE = f"/([^{_class_escape(JSON_OPENERS)}\\x00 \\t\\r\\n]|{_CODE})[^\\x00]*/"
 
 
 # A call written as JSON is laid out the way the model lays it out (indented, one key per

@@ -22,6 +22,7 @@ from openmini.tools.calls import ToolCall
 from openmini.tools.grammar import JSON_OPENERS
 from openmini.tools.spec import ToolSpec
 from openmini.tools.stream import (
+    FENCE,
     ArgumentsDelta,
     CallEnd,
     CallProblem,
@@ -80,6 +81,9 @@ class ToolOutput:
             return self._text(event)
         if isinstance(event, ChoiceFinished):
             choice = self._choices[event.index]
+            if not choice.mode:  # cut off while it could still have been a ```json fence
+                choice.mode = "tags"
+                choice.splitter.push(choice.raw)
             last = json_call_events(choice.raw) if choice.mode == "json" else (
                 choice.splitter.finish())
             out = self._convert(event.index, last, None)
@@ -90,17 +94,29 @@ class ToolOutput:
         return [event]
 
     def _text(self, event: TextDelta) -> list[Event]:
-        """Output opening with `{`, `[` or a backtick is a call written as JSON (auto mode:
-        the grammar keeps prose from opening so): held whole and read when the choice ends."""
+        """Output opening with `{`, `[` or a ```json fence is a call written as JSON (auto
+        mode: the grammar keeps prose from opening so): held whole and read when the choice
+        ends. Any other fence opens a code block, which is prose and streams as content; the
+        opening is held until it says which it is."""
         choice = self._choices[event.index]
         choice.raw += event.text
-        if not choice.mode and choice.raw:
-            choice.mode = "json" if self._json_calls and choice.raw[0] in JSON_OPENERS else "tags"
-            return self._convert(event.index, [] if choice.mode == "json" else
-                                 choice.splitter.push(choice.raw), event)
+        if not choice.mode:
+            choice.mode = self._mode(choice.raw)
+            return self._convert(event.index, choice.splitter.push(choice.raw)
+                                 if choice.mode == "tags" else [], event)
         held = choice.mode != "tags"
         return self._convert(event.index, [] if held else choice.splitter.push(event.text),
                              event)
+
+    def _mode(self, raw: str) -> str:
+        """"json", "tags", or "" while the opening is still a prefix of a ```json fence."""
+        if not raw:
+            return ""
+        if not self._json_calls or raw[0] not in JSON_OPENERS:
+            return "tags"
+        if raw[0] != "`" or raw.startswith(FENCE):
+            return "json"
+        return "" if FENCE.startswith(raw) else "tags"
 
     def errors(self) -> list[str]:
         return [e for c in self._choices for e in c.errors]
