@@ -305,6 +305,8 @@ async def main() -> None:
                    help="context per sequence (0: the model's, at most 16384)")
     p.add_argument("--peer-tokens", type=int, default=4, help="tokens llama.cpp generates")
     p.add_argument("--no-peer", action="store_true", help="skip llama.cpp's server")
+    p.add_argument("--compile-only", action="store_true",
+                   help="coverage and refusal reasons only: compile every schema, generate nothing")
     a = p.parse_args()
     if a.quick:
         a.limit, a.max_tokens = a.limit or 12, min(a.max_tokens, 32)
@@ -331,6 +333,10 @@ async def main() -> None:
     constraints = [compile_one(om, it) for it in items]  # alone on the machine: clean timing
     covered = [(it, c) for it, c in zip(items, constraints, strict=True) if c is not None]
     print(f"compiled {len(covered)}/{len(items)}", flush=True)
+    if a.compile_only:
+        tally = Counter(it.reason for it in items if it.reason)
+        table("Why openmini did not compile a schema", ["reason", "schemas"], tally.most_common())
+        return
     gate, done = asyncio.Semaphore(a.parallel), 0
 
     async def one(item: Item, constraint: Any) -> None:

@@ -194,3 +194,28 @@ def test_closed_walks_subschemas_only() -> None:
     assert props["open"]["additionalProperties"] is True
     assert all("additionalProperties" not in b for b in props["both"]["allOf"])
     assert "additionalProperties" not in schema  # the input is not modified
+
+
+def test_parameters_with_local_refs_and_dependencies(compiler: GrammarCompiler,
+                                                     tokenizer: Any) -> None:
+    """pydantic writes nested models and enums as `$defs` + `$ref`: the refs point into the
+    parameters, not the call schema around them, and are enforced there."""
+    params = {"type": "object", "$defs": {"Unit": {"enum": ["c", "f"]}},
+              "properties": {"unit": {"$ref": "#/$defs/Unit"}, "city": {"type": "string"},
+                             "tree": {"$ref": "#/$defs/Node"}},
+              "dependentRequired": {"city": ["unit"]}, "required": ["unit"]}
+    params["$defs"]["Node"] = {"type": "object", "properties": {  # type: ignore[index]
+        "kids": {"type": "array", "items": {"$ref": "#/$defs/Node"}}}}
+    specs = (ToolSpec("w", "", params), SPECS[1])
+
+    def ok(arguments: str) -> bool:
+        matcher = compiler.matcher(tool_constraint(specs, ToolChoice("required"), False,
+                                                   CallFormat()))
+        text = f'<tool_call>\n{{"name": "w", "arguments": {arguments}}}\n</tool_call>'
+        tokens = tokenizer.tokenize_str(text, parse_special=False)
+        return all(matcher.consume_token(t) for t in tokens) and bool(matcher.is_accepting())
+
+    assert ok('{"unit": "c"}') and ok('{"unit": "f", "city": "Oslo"}')
+    assert ok('{"unit": "c", "tree": {"kids": [{"kids": []}]}}')
+    assert not ok('{"unit": "k"}') and not ok('{"unit": "c", "tree": {"kids": [1]}}')
+    assert not ok('{"city": "Oslo"}')

@@ -113,3 +113,32 @@ def test_response_format_with_tools_auto_calls_or_answers_in_format(
         assert choice.finish_reason == "stop"
         jsonschema.validate(json.loads(choice.message.content or ""),
                             REPLY["json_schema"]["schema"])
+
+
+def test_pydantic_function_tool_with_nested_models(client: openai.OpenAI) -> None:
+    """`openai.pydantic_function_tool` writes nested models and enums as `$defs` + `$ref`:
+    the call is constrained through them, and `parse()` rebuilds the model."""
+    from enum import Enum
+
+    from pydantic import BaseModel
+
+    class Unit(str, Enum):
+        c = "c"
+        f = "f"
+
+    class Place(BaseModel):
+        city: str
+        country: str
+
+    class GetWeather(BaseModel):
+        place: Place
+        unit: Unit
+
+    tool = openai.pydantic_function_tool(GetWeather)
+    assert "$defs" in json.dumps(tool)
+    r = client.chat.completions.parse(model=MODEL, messages=ASK, tools=[tool],  # type: ignore[list-item]
+                                      tool_choice="required", max_tokens=80, temperature=0,
+                                      parallel_tool_calls=False)
+    [call] = r.choices[0].message.tool_calls or []
+    parsed = call.function.parsed_arguments
+    assert isinstance(parsed, GetWeather) and parsed.unit in (Unit.c, Unit.f)

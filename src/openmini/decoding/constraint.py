@@ -55,7 +55,10 @@ GRAMMARS: Registry[str] = Registry("grammar kind")  # kind -> builder(spec) -> g
 def _json_schema(spec: str) -> str:
     from llguidance import LLMatcher
 
-    return str(LLMatcher.grammar_from_json_schema(spec, defaults=JSON_STYLE))  # type: ignore[arg-type]
+    from openmini.decoding.schema_rewrite import rewrite
+
+    schema = rewrite(json.loads(spec))  # what llguidance lacks, said in what it has
+    return str(LLMatcher.grammar_from_json_schema(schema, defaults=JSON_STYLE))  # type: ignore[arg-type]
 
 
 def _regex(spec: str) -> str:

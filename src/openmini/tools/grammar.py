@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from openmini.decoding.constraint import JSON_STYLE, Constraint, compose
+from openmini.decoding.schema_rewrite import map_subschemas, rewrite
 from openmini.tools.spec import ToolChoice, ToolSpec
 
 OPEN, CLOSE = "<tool_call>", "</tool_call>"
@@ -35,14 +36,6 @@ class CallFormat:
         return self.open_id is not None and self.close_id is not None
 
 
-# Where JSON Schema keywords hold subschemas (everything else, const/enum/default
-# included, is data and stays as written).
-_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
-_SCHEMA_ONE = ("items", "additionalProperties", "additionalItems", "unevaluatedProperties",
-               "unevaluatedItems", "contains", "propertyNames", "not", "if", "then", "else")
-_SCHEMA_LISTS = ("anyOf", "oneOf", "prefixItems", "items")
-
-
 def closed(schema: Any, *, close: bool = True) -> Any:
     """`schema` with `additionalProperties: false` on every object that declares properties
     and says nothing of others: a call's arguments are the function's declared parameters (as
@@ -51,33 +44,42 @@ def closed(schema: Any, *, close: bool = True) -> Any:
     reject what the branches allow together). Validation still uses the schema as written."""
     if not isinstance(schema, dict):
         return schema
-    out = dict(schema)
-    for key in _SCHEMA_MAPS:
-        if isinstance(out.get(key), dict):
-            out[key] = {name: closed(sub) for name, sub in out[key].items()}
-    for key in _SCHEMA_ONE:
-        if isinstance(out.get(key), dict):
-            out[key] = closed(out[key])
-    for key in _SCHEMA_LISTS:
-        if isinstance(out.get(key), list):
-            out[key] = [closed(sub) for sub in out[key]]
-    if isinstance(out.get("allOf"), list):
-        out["allOf"] = [closed(sub, close=False) for sub in out["allOf"]]
+    out = map_subschemas(schema, lambda key, sub: closed(sub, close=key != "allOf"))
     if close and "properties" in out and "additionalProperties" not in out:
         out["additionalProperties"] = False
     return out
 
 
 def call_schema(specs: Sequence[ToolSpec]) -> dict[str, Any]:
-    """`{"name": <one of the tools>, "arguments": <that tool's schema, closed>}`."""
-    options = [{
-        "type": "object",
-        "properties": {"name": {"const": spec.name}, "arguments": closed(spec.parameters)},
-        "required": ["name", "arguments"],
-        "additionalProperties": False,
-    } for spec in specs]
+    """`{"name": <one of the tools>, "arguments": <that tool's schema, closed>}`. A schema
+    with local `$ref`s (pydantic's `$defs`) moves to `$defs/argsN` of the call schema, its
+    refs re-pointed there: `#/$defs/Unit` would otherwise point at the call schema's root."""
+    defs: dict[str, Any] = {}
+    options = []
+    for i, spec in enumerate(specs):
+        arguments = closed(rewrite(spec.parameters))
+        if '"$ref"' in json.dumps(arguments):
+            defs[f"args{i}"] = _relocated(arguments, f"#/$defs/args{i}")
+            arguments = {"$ref": f"#/$defs/args{i}"}
+        options.append({
+            "type": "object",
+            "properties": {"name": {"const": spec.name}, "arguments": arguments},
+            "required": ["name", "arguments"],
+            "additionalProperties": False,
+        })
     schema = options[0] if len(options) == 1 else {"anyOf": options}
-    return {**schema, "x-guidance": JSON_STYLE}
+    return {**schema, **({"$defs": defs} if defs else {}), "x-guidance": JSON_STYLE}
+
+
+def _relocated(schema: Any, base: str) -> Any:
+    """`schema` with each local `$ref` (`#...`) made relative to `base` instead of the root."""
+    if not isinstance(schema, dict):
+        return schema
+    out = map_subschemas(schema, lambda _key, sub: _relocated(sub, base))
+    ref = out.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#"):
+        out["$ref"] = base + ref[1:]
+    return out
 
 
 def tool_constraint(specs: Sequence[ToolSpec], choice: ToolChoice, parallel: bool,

@@ -1,0 +1,216 @@
+"""JSON Schema keywords llguidance does not implement, rewritten into ones it does, exactly.
+
+A schema is enforced as written or refused (compiler.py); this module only widens what can be
+enforced, and every rewrite accepts exactly the instances the original accepts:
+
+- `dependencies` (drafts 4-7), `dependentRequired` and `dependentSchemas` (2019-09 on): "when
+  `p` is present, so are `q`, `r`" / "so does the instance fit S" is `anyOf` of "`p` absent"
+  (`properties: {p: false}`) and "`p` present and the rest holds", added to `allOf`.
+- `oneOf` whose branches are provably pairwise disjoint is `anyOf`: no instance can fit two
+  of them, so fitting one is fitting exactly one. llguidance proves disjointness by type and by
+  a `const` discriminator; this proof also follows local `$ref`s and `allOf`, compares
+  `const`/`enum` values, and sees a property one branch requires and the other forbids. An
+  overlapping `oneOf` (`[{"enum": ["linux"]}, {"type": "string"}]`) stays, and is refused.
+
+Both run on the schema as written, before the tool grammar closes its objects (tools/grammar.py
+`closed`), so a proof never leans on a restriction that validation does not make.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from itertools import combinations
+from typing import Any
+
+# Where JSON Schema keywords hold subschemas (everything else, const/enum/default included, is
+# data and stays as written).
+SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+SCHEMA_ONE = ("items", "additionalProperties", "additionalItems", "unevaluatedProperties",
+              "unevaluatedItems", "contains", "propertyNames", "not", "if", "then", "else")
+SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems", "items")
+
+_TYPES = frozenset({"null", "boolean", "object", "array", "string", "number", "integer"})
+_MAX_DEPTH = 16  # $ref chains and nesting followed by the disjointness proof
+
+
+def map_subschemas(schema: dict[str, Any], fn: Callable[[str, Any], Any]) -> dict[str, Any]:
+    """A copy of `schema` with `fn(keyword, subschema)` in place of each direct subschema."""
+    out = dict(schema)
+    for key in SCHEMA_MAPS:
+        if isinstance(out.get(key), dict):
+            out[key] = {name: fn(key, sub) for name, sub in out[key].items()}
+    for key in SCHEMA_ONE:
+        if isinstance(out.get(key), dict | bool):
+            out[key] = fn(key, out[key])
+    for key in SCHEMA_LISTS:
+        if isinstance(out.get(key), list):
+            out[key] = [fn(key, sub) for sub in out[key]]
+    if isinstance(out.get("dependencies"), dict):
+        out["dependencies"] = {name: sub if isinstance(sub, list) else fn("dependencies", sub)
+                               for name, sub in out["dependencies"].items()}
+    return out
+
+
+def rewrite(schema: Any) -> Any:
+    """`schema` with dependencies and provably disjoint `oneOf`s in forms llguidance takes."""
+    return _rewrite(schema, schema)
+
+
+def _rewrite(schema: Any, root: Any) -> Any:
+    if not isinstance(schema, dict):
+        return schema
+    out = map_subschemas(schema, lambda _key, sub: _rewrite(sub, root))
+    extra = _dependencies(out)
+    if extra:
+        out["allOf"] = [*out.get("allOf", []), *extra]
+    one = out.get("oneOf")
+    if isinstance(one, list) and all(disjoint(a, b, root) for a, b in combinations(one, 2)):
+        del out["oneOf"]
+        if "anyOf" in out:  # both: the instance fits one of each list
+            out["allOf"] = [*out.get("allOf", []), {"anyOf": one}]
+        else:
+            out["anyOf"] = one
+    return out
+
+
+def _dependencies(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """The `allOf` entries that say what the dependency keywords say (and removes them)."""
+    entries: list[dict[str, Any]] = []
+    for key in ("dependencies", "dependentRequired", "dependentSchemas"):
+        deps = schema.pop(key, None)
+        if not isinstance(deps, dict):
+            continue
+        for name, then in deps.items():
+            present: Any = ({"required": [name, *then]} if isinstance(then, list)
+                            else {"allOf": [{"required": [name]}, then]})
+            # additionalProperties stated, so that the tool grammar's closing leaves it open
+            absent = {"properties": {name: False}, "additionalProperties": True}
+            entries.append({"anyOf": [absent, present]})
+    return entries
+
+
+def disjoint(a: Any, b: Any, root: Any, depth: int = 0) -> bool:
+    """True only if no instance fits both `a` and `b` (False: unknown or overlapping)."""
+    if a is False or b is False:
+        return True
+    if not isinstance(a, dict) or not isinstance(b, dict) or depth > _MAX_DEPTH:
+        return False
+    for one, other in ((a, b), (b, a)):
+        ref = one.get("$ref")
+        if isinstance(ref, str):  # the target holds (draft 7: and nothing beside it counts)
+            target = resolve(root, ref)
+            return target is not None and disjoint(target, other, root, depth + 1)
+    for one, other in ((a, b), (b, a)):
+        if any(disjoint(sub, other, root, depth + 1) for sub in one.get("allOf", [])):
+            return True
+        branches = one.get("anyOf")
+        if isinstance(branches, list) and branches and all(
+                disjoint(sub, other, root, depth + 1) for sub in branches):
+            return True
+    common = _types(a) & _types(b)
+    if not common:
+        return True
+    va, vb = _values(a), _values(b)
+    if va is not None and vb is not None and not va & vb:
+        return True
+    return common <= {"object"} and _objects_disjoint(a, b, root, depth)
+
+
+def _objects_disjoint(a: dict[str, Any], b: dict[str, Any], root: Any, depth: int) -> bool:
+    """For objects only: a property both require with disjoint schemas (a discriminator), or
+    one that one requires and the other forbids."""
+    for one, other in ((a, b), (b, a)):
+        for name in one.get("required", []):
+            if not isinstance(name, str):
+                continue
+            if name in other.get("required", []) and disjoint(
+                    _property(one, name), _property(other, name), root, depth + 1):
+                return True
+            if _forbids(other, name):
+                return True
+    return False
+
+
+def _property(schema: dict[str, Any], name: str) -> Any:
+    props = schema.get("properties")
+    return props.get(name, True) if isinstance(props, dict) else True
+
+
+def _forbids(schema: dict[str, Any], name: str) -> bool:
+    found = schema.get("properties")
+    props: dict[str, Any] = found if isinstance(found, dict) else {}
+    if name in props:
+        return props[name] is False
+    return schema.get("additionalProperties") is False and not schema.get("patternProperties")
+
+
+def _types(schema: dict[str, Any]) -> set[str]:
+    """The JSON types an instance of `schema` can have (all of them when unsaid)."""
+    types = set(_TYPES)
+    declared = schema.get("type")
+    if isinstance(declared, str | list):
+        named = {declared} if isinstance(declared, str) else set(declared)
+        if "number" in named:
+            named.add("integer")
+        types &= named
+    values = _values(schema)
+    if values is not None:
+        types &= {_type_of(json.loads(v)) for v in values} | (
+            {"number"} if any(_type_of(json.loads(v)) == "integer" for v in values) else set())
+    return types
+
+
+def _values(schema: dict[str, Any]) -> set[str] | None:
+    """`const`/`enum` as canonical JSON (1 and 1.0 alike, true and 1 not), None when unsaid."""
+    options: list[Any] | None = None
+    if "enum" in schema and isinstance(schema["enum"], list):
+        options = schema["enum"]
+    if "const" in schema:
+        options = [schema["const"]] if options is None else [
+            v for v in options if _canon(v) == _canon(schema["const"])]
+    return None if options is None else {_canon(v) for v in options}
+
+
+def _canon(value: Any) -> str:
+    return json.dumps(_integral(value), sort_keys=True, separators=(",", ":"))
+
+
+def _integral(value: Any) -> Any:
+    """`value` with every integral float an int, at any depth (JSON Schema: 1 == 1.0)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    return value
+
+
+def _type_of(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    names: dict[type, str] = {str: "string", list: "array", dict: "object"}
+    return names[type(value)]
+
+
+def resolve(root: Any, ref: str) -> Any:
+    """A local `$ref` (`#`, `#/$defs/x`, JSON pointer escapes) in `root`, or None."""
+    if not ref.startswith("#"):
+        return None
+    node = root
+    for part in ref[1:].split("/")[1:] if ref != "#" else []:
+        part = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node

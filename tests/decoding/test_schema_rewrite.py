@@ -1,0 +1,126 @@
+"""decoding/schema_rewrite.py: dependencies and disjoint oneOf, enforced exactly as written.
+
+Each rewritten schema is compiled on a real vocabulary and its language compared with what
+`jsonschema` says of the schema as written, instance by instance.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import jsonschema
+import pytest
+
+from openmini.decoding.compiler import GrammarCompiler
+from openmini.decoding.constraint import Constraint
+from openmini.decoding.schema_rewrite import disjoint, resolve, rewrite
+from openmini.errors import InvalidRequest
+
+OBJ = {"type": "object"}
+
+
+def enforced(compiler: GrammarCompiler, tokenizer: Any, schema: Any, instance: Any) -> bool:
+    matcher = compiler.matcher(Constraint.json_schema(schema, "response_format"))
+    tokens = tokenizer.tokenize_str(json.dumps(instance), parse_special=False)
+    return all(matcher.consume_token(t) for t in tokens) and bool(matcher.is_accepting())
+
+
+def same_language(compiler: GrammarCompiler, tokenizer: Any, schema: Any,
+                  instances: list[Any]) -> None:
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    for instance in instances:
+        assert enforced(compiler, tokenizer, schema, instance) == validator.is_valid(
+            instance), instance
+
+
+PROPS = {"a": {"type": "string"}, "b": {"type": "string"}, "c": {"type": "integer"}}
+INSTANCES = [{}, {"a": "x"}, {"a": "x", "b": "y"}, {"b": "y"}, {"a": "x", "c": 1},
+             {"a": "x", "b": "y", "c": 1}, {"b": "y", "c": 1}, {"a": "xyzw", "b": "y"}]
+
+
+@pytest.mark.parametrize("schema", [
+    {**OBJ, "properties": PROPS, "dependencies": {"a": ["b"]},
+     "$schema": "http://json-schema.org/draft-07/schema#"},
+    {**OBJ, "properties": PROPS, "dependentRequired": {"a": ["b", "c"]}},
+    {**OBJ, "properties": PROPS, "dependentSchemas": {"a": {"properties": {
+        "a": {"maxLength": 2}}, "required": ["c"]}}},
+    {**OBJ, "properties": PROPS, "additionalProperties": False,
+     "dependencies": {"b": {"required": ["c"]}},
+     "$schema": "http://json-schema.org/draft-07/schema#"},
+])
+def test_dependencies_are_enforced_exactly(compiler: GrammarCompiler, tokenizer: Any,
+                                           schema: dict[str, Any]) -> None:
+    same_language(compiler, tokenizer, schema, INSTANCES)
+
+
+def test_disjoint_one_of_is_enforced_exactly(compiler: GrammarCompiler, tokenizer: Any) -> None:
+    schema = {"$defs": {"when": {"type": "string", "maxLength": 5}},
+              "type": "object", "properties": {
+                  "mode": {"oneOf": [{"const": 0}, {"const": 1}, {"const": 2.5}]},
+                  "when": {"oneOf": [{"$ref": "#/$defs/when"}, {"type": "null"}]}},
+              "required": ["mode", "when"]}
+    assert "oneOf" not in json.dumps(rewrite(schema))
+    same_language(compiler, tokenizer, schema, [
+        {"mode": 0, "when": None}, {"mode": 1, "when": "today"}, {"mode": 2.5, "when": None},
+        {"mode": 3, "when": None}, {"mode": 0, "when": "tomorrow"}, {"mode": 0, "when": 1}])
+
+
+def test_overlapping_one_of_is_still_refused(compiler: GrammarCompiler) -> None:
+    for schema in ({"oneOf": [{"enum": ["linux"]}, {"type": "string"}]},
+                   {"oneOf": [{"required": ["a"]}, {"required": ["b"]}]}):
+        assert "oneOf" in rewrite(schema)
+        with pytest.raises(InvalidRequest, match="oneOf") as err:
+            compiler.matcher(Constraint.json_schema(schema, "response_format"))
+        assert err.value.param == "response_format"
+
+
+@pytest.mark.parametrize(("a", "b", "expected"), [
+    ({"type": "string"}, {"type": "null"}, True),
+    ({"type": "integer"}, {"type": "number"}, False),
+    ({"type": "integer"}, {"const": 1.5}, True),
+    ({"type": "integer"}, {"const": 2.0}, False),  # 2.0 is an integer
+    ({"const": 1}, {"const": True}, True),  # JSON Schema: true is not 1
+    ({"enum": [{"k": 1}]}, {"enum": [{"k": 1.0}]}, False),
+    ({"enum": ["a", "b"]}, {"enum": ["b", "c"]}, False),
+    ({"enum": ["linux"]}, {"type": "string"}, False),
+    ({"type": "object", "properties": {"k": {"const": "a"}}, "required": ["k"]},
+     {"type": "object", "properties": {"k": {"const": "b"}}, "required": ["k"]}, True),
+    # a discriminator says nothing of non-objects, which fit both
+    ({"properties": {"k": {"const": "a"}}, "required": ["k"]},
+     {"properties": {"k": {"const": "b"}}, "required": ["k"]}, False),
+    ({"type": "object", "required": ["a"]}, {"type": "object", "required": ["b"]}, False),
+    ({"type": "object", "required": ["a"]},
+     {"type": "object", "properties": {"b": {}}, "additionalProperties": False}, True),
+    ({"type": "object", "required": ["a"]},
+     {"type": "object", "properties": {"a": {}}, "additionalProperties": False}, False),
+    ({"type": "object", "required": ["a"]},
+     {"type": "object", "properties": {"a": False}}, True),
+    ({"type": "object", "required": ["a"]},
+     {"type": "object", "properties": {"b": {}}, "patternProperties": {"^a": {}},
+      "additionalProperties": False}, False),
+    ({"allOf": [{"type": "string"}, {"maxLength": 2}]}, {"type": "array"}, True),
+    ({"anyOf": [{"type": "string"}, {"type": "integer"}]}, {"type": "null"}, True),
+    ({"anyOf": [{"type": "string"}, {"type": "integer"}]}, {"type": "number"}, False),
+    ({"$ref": "#/$defs/s"}, {"type": "null"}, True),
+    ({"$ref": "#/$defs/missing"}, {"type": "null"}, False),
+    ({"$ref": "#"}, {"type": "null"}, False),  # the root fits anything: unknown
+    (False, {"type": "null"}, True),
+])
+def test_disjoint(a: Any, b: Any, expected: bool) -> None:
+    root = {"$defs": {"s": {"type": "string"}}}
+    assert disjoint(a, b, root) is expected
+    assert disjoint(b, a, root) is expected
+
+
+def test_resolve_follows_json_pointers() -> None:
+    root = {"$defs": {"a/b": {"x": [1, {"y": 2}]}}}
+    assert resolve(root, "#/$defs/a~1b/x/1/y") == 2
+    assert resolve(root, "#") is root
+    assert resolve(root, "other.json#/x") is None and resolve(root, "#/nope") is None
+
+
+def test_rewrite_leaves_data_alone() -> None:
+    """`const`/`enum`/`default` are data: a `oneOf` key inside one is not a keyword."""
+    schema = {"const": {"oneOf": [1, 2]}, "default": {"dependencies": {"a": ["b"]}}}
+    assert rewrite(schema) == schema
