@@ -161,7 +161,7 @@ def test_models_listing(client: openai.OpenAI) -> None:
 
 def test_server_timing_reports_engine_and_total(base_url: str) -> None:
     r = httpx.post(f"{base_url}/v1/chat/completions",
-                   json={"model": MODEL, "messages": HELLO, "max_tokens": 3})
+                   json={"model": MODEL, "messages": HELLO, "max_tokens": 3}, timeout=60)
     assert r.status_code == 200, r.text
     timing = dict(part.strip().split(";dur=") for part in r.headers["server-timing"].split(","))
     engine, total = float(timing["engine"]), float(timing["total"])

@@ -118,11 +118,11 @@ def test_response_format_with_tools_auto_calls_or_answers_in_format(
 def test_pydantic_function_tool_with_nested_models(client: openai.OpenAI) -> None:
     """`openai.pydantic_function_tool` writes nested models and enums as `$defs` + `$ref`:
     the call is constrained through them, and `parse()` rebuilds the model."""
-    from enum import Enum
+    from enum import StrEnum
 
     from pydantic import BaseModel
 
-    class Unit(str, Enum):
+    class Unit(StrEnum):
         c = "c"
         f = "f"
 

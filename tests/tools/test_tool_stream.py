@@ -258,13 +258,14 @@ def test_scanner_stops_streaming_string_arguments_it_cannot_decode() -> None:
     assert scanner.name == "f" and scanner.has_arguments
 
 
-def test_prose_then_json_fence_holds_the_fence_and_reads_it_at_the_end() -> None:
+def test_prose_then_json_fence_streams_the_calls_in_it() -> None:
     splitter = HermesStreamSplitter(lambda: "call_x", json_fence=True)
     assert splitter.push("Call it:\n\n``") == [ContentDelta("Call it:")]  # a half fence waits
-    assert splitter.push('`json\n{"name": "ping", ') == []
-    assert splitter.push('"arguments": {}}\n```') == []
-    assert splitter.finish() == [CallStart(0, "call_x", "ping"), ArgumentsDelta(0, "{}"),
-                                 CallEnd(0)]
+    assert splitter.push('`json\n{"name": "ping", ') == []  # no arguments yet: not a call yet
+    assert splitter.push('"arguments": {') == [CallStart(0, "call_x", "ping"),
+                                                ArgumentsDelta(0, "{")]
+    assert splitter.push('}}\n```') == [ArgumentsDelta(0, "}"), CallEnd(0)]
+    assert splitter.finish() == []
     plain = HermesStreamSplitter(lambda: "call_x")  # without json_fence: content, as before
     events = plain.push('Call it:\n```json\n{"name": "ping", "arguments": {}}\n```')
     assert assemble(events + plain.finish()).calls() == []

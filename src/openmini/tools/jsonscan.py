@@ -20,11 +20,12 @@ class BodyScanner:
     """A character-level state machine over the top level of one JSON object."""
 
     __slots__ = ("_depth", "_escape", "_key", "_mode", "_out", "_raw", "_state", "_string",
-                 "_tail", "has_arguments", "name")
+                 "_tail", "has_arguments", "keys", "name")
 
     def __init__(self) -> None:
         self.name: str | None = None
         self.has_arguments = False  # an arguments object or string has started
+        self.keys: list[str] = []  # the top-level keys so far
         self._state = "start"
         self._depth = 0
         self._string: str | None = None  # inside a string: "key", "value" or "nested"
@@ -41,6 +42,11 @@ class BodyScanner:
                 self._in_string(ch)
             else:
                 _STATES[self._state](self, ch)
+
+    @property
+    def closed(self) -> bool:
+        """The object has closed (or the text was not one object)."""
+        return self._state == "done"
 
     def take_arguments(self) -> str:
         """The arguments text that arrived since the last call."""
@@ -64,6 +70,7 @@ class BodyScanner:
         self._string = None
         if owner == "key":
             self._key = _json_str('"' + "".join(self._raw) + '"')
+            self.keys.append(self._key)
             self._state = "colon"
         elif owner == "value":
             if self._mode != "string":

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from openmini.errors import OpenMiniError
 from openmini.tools.calls import ToolCall
 from openmini.tools.grammar import JSON_OPENERS
+from openmini.tools.json_stream import JsonCallStreamer
 from openmini.tools.spec import ToolSpec
 from openmini.tools.stream import (
     FENCE,
@@ -30,7 +31,6 @@ from openmini.tools.stream import (
     ContentDelta,
     HermesStreamSplitter,
     StreamEvent,
-    json_call_events,
 )
 from openmini.tools.validate import retry_feedback, validate_call
 from openmini.types import (
@@ -63,6 +63,7 @@ class _Choice:
     arguments: dict[int, list[str]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     mode: str = ""  # "" undecided, "tags" (<tool_call> blocks), "json" (a bare/fenced call)
+    json: JsonCallStreamer | None = None  # mode "json": the calls as they are written
     valid: set[int] = field(default_factory=set)  # calls that closed and validated
 
 
@@ -84,7 +85,7 @@ class ToolOutput:
             if not choice.mode:  # cut off while it could still have been a ```json fence
                 choice.mode = "tags"
                 choice.splitter.push(choice.raw)
-            last = json_call_events(choice.raw) if choice.mode == "json" else (
+            last = choice.json.finish() if choice.json is not None else (
                 choice.splitter.finish())
             out = self._convert(event.index, last, None)
             if event.finish_reason == "length":  # cut off: a half call is not the model's error
@@ -94,19 +95,21 @@ class ToolOutput:
         return [event]
 
     def _text(self, event: TextDelta) -> list[Event]:
-        """Output opening with `{`, `[` or a ```json fence is a call written as JSON (auto
-        mode: the grammar keeps prose from opening so): held whole and read when the choice
-        ends. Any other fence opens a code block, which is prose and streams as content; the
-        opening is held until it says which it is."""
+        """Output opening with `{`, `[` or a ```json fence is calls written as JSON (auto
+        mode: the grammar keeps prose from opening so), streamed as they are written
+        (tools/json_stream.py). Any other fence opens a code block, which is prose and streams
+        as content; the opening is held until it says which it is."""
         choice = self._choices[event.index]
         choice.raw += event.text
+        text = event.text
         if not choice.mode:
             choice.mode = self._mode(choice.raw)
-            return self._convert(event.index, choice.splitter.push(choice.raw)
-                                 if choice.mode == "tags" else [], event)
-        held = choice.mode != "tags"
-        return self._convert(event.index, [] if held else choice.splitter.push(event.text),
-                             event)
+            if choice.mode == "json":
+                choice.json = JsonCallStreamer()
+            text = choice.raw if choice.mode else ""
+        if choice.json is not None:
+            return self._convert(event.index, choice.json.push(text), event)
+        return self._convert(event.index, choice.splitter.push(text) if text else [], event)
 
     def _mode(self, raw: str) -> str:
         """"json", "tags", or "" while the opening is still a prefix of a ```json fence."""

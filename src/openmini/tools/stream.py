@@ -23,11 +23,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openmini.tools.calls import new_call_id
 from openmini.tools.jsonscan import BodyScanner
 from openmini.tools.parsers import TOOL_PARSERS
+
+if TYPE_CHECKING:
+    from openmini.tools.json_stream import JsonCallStreamer
 from openmini.tools.parsers.hermes import (
     CLOSE,
     OPEN,
@@ -84,7 +87,7 @@ class HermesStreamSplitter:
     def __init__(self, new_id: Callable[[], str] = new_call_id, json_fence: bool = False):
         self._new_id = new_id
         self._json_fence = json_fence
-        self._fenced: str | None = None  # from a ```json fence after prose on: held whole
+        self._fenced: JsonCallStreamer | None = None  # from a ```json fence after prose on
         self._buf = ""
         self._block: _OpenBlock | None = None
         self._blocks = 0  # blocks closed so far
@@ -93,8 +96,7 @@ class HermesStreamSplitter:
 
     def push(self, text: str) -> list[StreamEvent]:
         if self._fenced is not None:
-            self._fenced += text
-            return []
+            return self._fenced.push(text)
         self._buf += text
         while self._step(final=False):
             pass
@@ -103,7 +105,7 @@ class HermesStreamSplitter:
     def finish(self) -> list[StreamEvent]:
         """Flush what was held back; close a block the output left open."""
         if self._fenced is not None:
-            return json_call_events(self._fenced, self._new_id)
+            return self._fenced.finish()
         self._step(final=True)  # push() left no whole tag in the buffer: one step is all
         return self._take()
 
@@ -120,9 +122,12 @@ class HermesStreamSplitter:
         tags = (OPEN, FENCE) if self._json_fence and not self._blocks else (OPEN,)
         i, tag = first_tag(buf, tags)
         if tag == FENCE:  # the whitespace before it goes with it: content if no call
+            from openmini.tools.json_stream import JsonCallStreamer
+
             prose = buf[:i].rstrip()
             self._content(prose)
-            self._fenced, self._buf = buf[len(prose):], ""
+            self._fenced, self._buf = JsonCallStreamer(self._new_id, self._calls), ""
+            self._events += self._fenced.push(buf[len(prose):])
             return False
         if i >= 0:
             self._content(buf[:i].rstrip())
