@@ -2,13 +2,16 @@
 
 - `vocab`, `tokenizer`, `compiler`: an llguidance tokenizer over the `tiny` model's vocabulary
   (vocab only, no weights) and a small grammar compiler on it.
+- `same_language`: checks that a JSON schema, compiled, accepts exactly the instances
+  `jsonschema` says fit it (as written).
 - `tiny_om`: the in-process API over a real `tiny` engine, one per test module.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import llama_cpp as ll
@@ -35,6 +38,25 @@ def tokenizer(vocab: Any) -> Any:
 @pytest.fixture
 def compiler(tokenizer: Any) -> GrammarCompiler:
     return GrammarCompiler(tokenizer, capacity=4)
+
+
+@pytest.fixture
+def same_language(compiler: GrammarCompiler, tokenizer: Any) -> Callable[[Any, list[Any]], None]:
+    import jsonschema
+
+    from openmini.decoding.constraint import Constraint
+
+    def enforced(schema: Any, instance: Any) -> bool:
+        matcher = compiler.matcher(Constraint.json_schema(schema, "response_format"))
+        tokens = tokenizer.tokenize_str(json.dumps(instance), parse_special=False)
+        return all(matcher.consume_token(t) for t in tokens) and bool(matcher.is_accepting())
+
+    def check(schema: Any, instances: list[Any]) -> None:
+        validator = jsonschema.validators.validator_for(schema)(schema)
+        for instance in instances:
+            assert enforced(schema, instance) == validator.is_valid(instance), instance
+
+    return check
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ enforced, and every rewrite accepts exactly the instances the original accepts:
 - `dependencies` (drafts 4-7), `dependentRequired` and `dependentSchemas` (2019-09 on): "when
   `p` is present, so are `q`, `r`" / "so does the instance fit S" is `anyOf` of "`p` absent"
   (`properties: {p: false}`) and "`p` present and the rest holds", added to `allOf`.
+- `not` and `propertyNames` in forms with an exact equivalent (schema_negation.py).
 - `oneOf` whose branches are provably pairwise disjoint is `anyOf`: no instance can fit two
   of them, so fitting one is fitting exactly one. llguidance proves disjointness by type and by
   a `const` discriminator; this proof also follows local `$ref`s and `allOf`, compares
@@ -22,6 +23,8 @@ import json
 from collections.abc import Callable
 from itertools import combinations
 from typing import Any
+
+from openmini.decoding.schema_negation import without_not, without_property_names
 
 # Where JSON Schema keywords hold subschemas (everything else, const/enum/default included, is
 # data and stays as written).
@@ -61,6 +64,9 @@ def _rewrite(schema: Any, root: Any) -> Any:
     if not isinstance(schema, dict):
         return schema
     out = map_subschemas(schema, lambda _key, sub: _rewrite(sub, root))
+    out = without_not(without_property_names(out))
+    if not isinstance(out, dict):
+        return out
     extra = _dependencies(out)
     if extra:
         out["allOf"] = [*out.get("allOf", []), *extra]

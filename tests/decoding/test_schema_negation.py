@@ -1,0 +1,69 @@
+"""decoding/schema_negation.py: `not` and `propertyNames` forms, enforced exactly as written."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from openmini.decoding.compiler import GrammarCompiler
+from openmini.decoding.constraint import Constraint
+from openmini.decoding.schema_rewrite import rewrite
+from openmini.errors import InvalidRequest
+
+Check = Callable[[Any, list[Any]], None]
+VALUES: list[Any] = [None, True, 3, 2.5, "s", [1], {}, {"a": 1}]
+
+
+@pytest.mark.parametrize("negated", [{"type": "object"}, {"type": ["string", "null"]},
+                                     {"type": "number"}, {"title": "nothing", "type": "array"}])
+def test_not_of_types(same_language: Check, negated: Any) -> None:
+    for schema in ({"not": negated}, {"type": ["integer", "string"], "not": negated}):
+        assert "not" not in rewrite(schema)
+        same_language(schema, VALUES)
+
+
+def test_not_of_everything_forbids_the_property(same_language: Check,
+                                                compiler: GrammarCompiler) -> None:
+    schema = {"type": "object", "properties": {"a": {"not": {}}, "b": {"type": "integer"}}}
+    assert rewrite(schema)["properties"]["a"] is False
+    same_language(schema, [{}, {"b": 1}, {"a": 1}, {"a": None, "b": 1}])
+    with pytest.raises(InvalidRequest):  # a schema nothing fits cannot be generated
+        compiler.matcher(Constraint.json_schema({"not": True}, "response_format"))
+
+
+def test_not_of_anything_else_is_refused(compiler: GrammarCompiler) -> None:
+    for schema in ({"not": {"type": "integer"}}, {"not": {"const": 1}}):
+        assert rewrite(schema) == schema
+        with pytest.raises(InvalidRequest, match="not"):
+            compiler.matcher(Constraint.json_schema(schema, "response_format"))
+
+
+OBJECTS: list[Any] = [{}, {"a": 1}, {"b": "x"}, {"a": 1, "c": 2}, {"c": "y"}, {"d": 1},
+                      {"12": "x"}, {"12": 3}, {"x1": "x"}, 7]
+
+
+@pytest.mark.parametrize("schema", [
+    {"type": "object", "properties": {"a": {"type": "integer"}, "d": {}},
+     "propertyNames": {"enum": ["a", "b", "c"]}},
+    {"type": "object", "properties": {"a": {"type": "integer"}},
+     "additionalProperties": {"type": "string"}, "propertyNames": {"const": "c"}},
+    {"type": "object", "additionalProperties": {"type": "integer"},
+     "propertyNames": {"not": {"enum": ["b", "d"]}}},
+    {"type": "object", "additionalProperties": {"type": "string"},
+     "propertyNames": {"pattern": "^[1-9][0-9]*$"}},
+    {"type": "object", "propertyNames": {"type": "string", "pattern": "^[a-c]$"}},
+])
+def test_property_names(same_language: Check, schema: dict[str, Any]) -> None:
+    assert "propertyNames" not in rewrite(schema)
+    same_language(schema, OBJECTS)
+
+
+def test_property_names_left_as_written() -> None:
+    for names in ({"pattern": "a|b"}, {"pattern": "^a"}, {"maxLength": 3}):
+        schema = {"type": "object", "propertyNames": names}
+        assert rewrite(schema) == schema
+    with_patterns = {"type": "object", "patternProperties": {"^x": {}},
+                     "propertyNames": {"enum": ["x1"]}}
+    assert rewrite(with_patterns) == with_patterns
