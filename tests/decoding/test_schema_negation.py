@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -67,3 +68,42 @@ def test_property_names_left_as_written() -> None:
     with_patterns = {"type": "object", "patternProperties": {"^x": {}},
                      "propertyNames": {"enum": ["x1"]}}
     assert rewrite(with_patterns) == with_patterns
+
+
+KIND = {"type": "string", "enum": ["a", "b", "c"]}
+# llguidance writes declared properties in their order: instances list them so, extras last
+PROPS = {"kind": KIND, "flag": {"type": "boolean"}, "x": {}, "y": {}}
+CONDITIONAL_INSTANCES: list[Any] = [
+    {}, {"kind": "a"}, {"kind": "a", "x": 1}, {"kind": "b"}, {"kind": "b", "y": 1},
+    {"kind": "c", "x": 1, "y": 2}, {"x": 1}, {"y": 1}, {"flag": False}, {"flag": True, "x": 1},
+    {"flag": False, "x": 1}, {"kind": "a", "x": 1, "z": 0}, {"y": 1, "z": 0}]
+
+
+@pytest.mark.parametrize("schema", [
+    {"type": "object", "properties": PROPS,
+     "if": {"properties": {"kind": {"const": "a"}}}, "then": {"required": ["x"]},
+     "else": {"required": ["y"]}},
+    {"type": "object", "properties": PROPS,
+     "if": {"properties": {"kind": {"enum": ["a", "b"]}}, "required": ["kind"]},
+     "then": {"required": ["x"]}},
+    {"type": "object", "properties": PROPS,
+     "if": {"properties": {"flag": {"const": False}}}, "then": {"required": ["x"]}},
+    {"type": "object", "properties": PROPS, "allOf": [
+        {"if": {"properties": {"kind": {"const": "a"}}}, "then": {"required": ["x"]}},
+        {"if": {"properties": {"kind": {"const": "b"}}}, "then": {"required": ["y"]}}]},
+    {"type": "object", "properties": PROPS,  # every value: only an absent kind fails `if`
+     "if": {"properties": {"kind": {"enum": ["a", "b", "c"]}}, "required": ["kind"]},
+     "then": {"required": ["x"]}, "else": {"required": ["y"]}},
+])
+def test_conditionals_on_a_property_with_finite_values(same_language: Check,
+                                                       schema: dict[str, Any]) -> None:
+    assert '"if"' not in json.dumps(rewrite(schema))
+    same_language(schema, CONDITIONAL_INSTANCES)
+
+
+def test_conditionals_on_open_values_are_refused(compiler: GrammarCompiler) -> None:
+    schema = {"type": "object", "properties": {"kind": {"type": "string"}, "x": {}},
+              "if": {"properties": {"kind": {"const": "a"}}}, "then": {"required": ["x"]}}
+    assert rewrite(schema) == schema
+    with pytest.raises(InvalidRequest, match="if"):
+        compiler.matcher(Constraint.json_schema(schema, "response_format"))

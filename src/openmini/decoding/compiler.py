@@ -66,7 +66,7 @@ class GrammarCompiler:
 
 # llguidance's messages for schema features it does not implement (the schema may be valid)
 UNENFORCEABLE = ("Unimplemented keys", "Unknown format", "oneOf constraints are not supported",
-                 "only supported when all keys listed")
+                 "only supported when all keys listed", "schema too large")
 
 
 def _explain(constraint: Constraint, error: str) -> str:

@@ -1,6 +1,6 @@
-"""`not` and `propertyNames` in the forms that have an exact equivalent llguidance enforces.
+"""`not`, `propertyNames`, `if` in the forms that have an exact equivalent llguidance enforces.
 
-llguidance implements neither keyword. Some of their common forms say nothing a schema
+llguidance implements none of these keywords. Some of their common forms say nothing a schema
 cannot say otherwise, and those are rewritten (schema_rewrite.py calls these after it has
 rewritten the subschemas); any other form stays, and the schema is refused naming it:
 
@@ -14,10 +14,17 @@ rewritten the subschemas); any other form stays, and the schema is refused namin
   - `{"not": {"enum": K}}` / `{"not": {"const": k}}`: each name of K is forbidden;
   - `{"pattern": "^...$"}` (anchored, no `|`) on an object without `properties`: the keys
     are those that match, with the `additionalProperties` schema (`patternProperties`).
+- `if`/`then`/`else` where `if` tests one property against values (`{"properties": {"kind":
+  {"const": "a"}}}`, `enum` too, `required` or not) and the object gives that property
+  finitely many values (an `enum`, a `const`, `type: boolean`; on the object itself or on
+  the one whose `allOf` holds the conditional): `anyOf: [if and then, (if fails) and else]`,
+  where "if fails" names the property's other values. That is the common form (a kind field
+  that decides what else is required).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -94,3 +101,84 @@ def _names(schema: Any) -> set[str] | None:
     else:
         return None
     return {v for v in values if isinstance(v, str)}
+
+
+def without_conditional(schema: dict[str, Any], owner: dict[str, Any]) -> dict[str, Any]:
+    """`schema` with `if`/`then`/`else` said as `anyOf` (see the module doc), where `if`
+    tests one property against values (`const`/`enum`) and `owner` (the object schema the
+    instance fits too: `schema` itself, or the one whose `allOf` holds it) gives that
+    property a finite set of values (an `enum`, a `const`, or `type: boolean`)."""
+    test = schema.get("if")
+    if test is None:
+        return schema
+    rest = {k: v for k, v in schema.items() if k not in ("if", "then", "else")}
+    then, other = schema.get("then", True), schema.get("else", True)
+    if then is True and other is True:
+        return rest
+    found = _tested(test)
+    domain = _domain(owner, found[0]) if found is not None else None
+    if found is None or domain is None or not _is_object(owner):
+        return schema
+    name, values, required = found
+    outside = [v for v in domain if canon(v) not in {canon(x) for x in values}]
+    absent = {"properties": {name: False}, "additionalProperties": True}
+    other_values = {"properties": {name: {"enum": outside}}, "additionalProperties": True}
+    if required:  # `if` fails: the property is absent, or has another value (which
+        fails: list[Any] = [other_values if outside else absent]  # holds when it is absent)
+    else:  # `if` fails: the property is there, with another value
+        fails = [{**other_values, "required": [name]}] if outside else []
+    branches: list[Any] = [{"allOf": [test, then]}]
+    branches += [{"allOf": [{"anyOf": fails}, other]}] if fails else []
+    return {**rest, "allOf": [*rest.get("allOf", []), {"anyOf": branches}]}
+
+
+def _tested(test: Any) -> tuple[str, list[Any], bool] | None:
+    """(property, its values, required) for `{"properties": {p: {"const"|"enum": ...}}}`
+    with, optionally, `"required": [p]` and `"type": "object"`."""
+    if not isinstance(test, dict) or set(test) - _ANNOTATIONS - {"required", "type"} != {
+            "properties"} or test.get("type", "object") != "object":
+        return None
+    props = test["properties"]
+    if not isinstance(props, dict) or len(props) != 1:
+        return None
+    [(name, value)] = props.items()
+    required = test.get("required", [])
+    if required not in ([], [name]):
+        return None
+    if _only(value, "const"):
+        return name, [value["const"]], bool(required)
+    if _only(value, "enum") and isinstance(value["enum"], list):
+        return name, list(value["enum"]), bool(required)
+    return None
+
+
+def _domain(owner: dict[str, Any], name: str) -> list[Any] | None:
+    """The values `owner` allows property `name`, when they are finitely many."""
+    props = owner.get("properties")
+    value = props.get(name) if isinstance(props, dict) else None
+    if not isinstance(value, dict):
+        return None
+    if isinstance(value.get("enum"), list):
+        return list(value["enum"])
+    if "const" in value:
+        return [value["const"]]
+    return [True, False] if value.get("type") == "boolean" else None
+
+
+def _is_object(schema: dict[str, Any]) -> bool:
+    return schema.get("type") == "object" or schema.get("type") == ["object"]
+
+
+def canon(value: Any) -> str:
+    return json.dumps(integral(value), sort_keys=True, separators=(",", ":"))
+
+
+def integral(value: Any) -> Any:
+    """`value` with every integral float an int, at any depth (JSON Schema: 1 == 1.0)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [integral(v) for v in value]
+    if isinstance(value, dict):
+        return {k: integral(v) for k, v in value.items()}
+    return value

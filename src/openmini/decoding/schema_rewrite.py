@@ -6,7 +6,8 @@ enforced, and every rewrite accepts exactly the instances the original accepts:
 - `dependencies` (drafts 4-7), `dependentRequired` and `dependentSchemas` (2019-09 on): "when
   `p` is present, so are `q`, `r`" / "so does the instance fit S" is `anyOf` of "`p` absent"
   (`properties: {p: false}`) and "`p` present and the rest holds", added to `allOf`.
-- `not` and `propertyNames` in forms with an exact equivalent (schema_negation.py).
+- `not`, `propertyNames` and `if`/`then`/`else` in forms with an exact equivalent
+  (schema_negation.py).
 - `oneOf` whose branches are provably pairwise disjoint is `anyOf`: no instance can fit two
   of them, so fitting one is fitting exactly one. llguidance proves disjointness by type and by
   a `const` discriminator; this proof also follows local `$ref`s and `allOf`, compares
@@ -24,7 +25,12 @@ from collections.abc import Callable
 from itertools import combinations
 from typing import Any
 
-from openmini.decoding.schema_negation import without_not, without_property_names
+from openmini.decoding.schema_negation import (
+    canon,
+    without_conditional,
+    without_not,
+    without_property_names,
+)
 
 # Where JSON Schema keywords hold subschemas (everything else, const/enum/default included, is
 # data and stays as written).
@@ -60,10 +66,13 @@ def rewrite(schema: Any) -> Any:
     return _rewrite(schema, schema)
 
 
-def _rewrite(schema: Any, root: Any) -> Any:
+def _rewrite(schema: Any, root: Any, owner: dict[str, Any] | None = None) -> Any:
+    """`owner`: the object schema whose `allOf` holds `schema` (the same instance fits it)."""
     if not isinstance(schema, dict):
         return schema
-    out = map_subschemas(schema, lambda _key, sub: _rewrite(sub, root))
+    out = map_subschemas(schema, lambda key, sub: _rewrite(
+        sub, root, schema if key == "allOf" else None))
+    out = without_conditional(out, out if owner is None or "properties" in out else owner)
     out = without_not(without_property_names(out))
     if not isinstance(out, dict):
         return out
@@ -174,23 +183,8 @@ def _values(schema: dict[str, Any]) -> set[str] | None:
         options = schema["enum"]
     if "const" in schema:
         options = [schema["const"]] if options is None else [
-            v for v in options if _canon(v) == _canon(schema["const"])]
-    return None if options is None else {_canon(v) for v in options}
-
-
-def _canon(value: Any) -> str:
-    return json.dumps(_integral(value), sort_keys=True, separators=(",", ":"))
-
-
-def _integral(value: Any) -> Any:
-    """`value` with every integral float an int, at any depth (JSON Schema: 1 == 1.0)."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, list):
-        return [_integral(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _integral(v) for k, v in value.items()}
-    return value
+            v for v in options if canon(v) == canon(schema["const"])]
+    return None if options is None else {canon(v) for v in options}
 
 
 def _type_of(value: Any) -> str:
