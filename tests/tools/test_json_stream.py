@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 from openmini.pipeline import collect
@@ -20,13 +19,8 @@ from openmini.tools.stream import (
 )
 from openmini.types import (
     ChatMessage,
-    ChoiceFinished,
-    Done,
-    Event,
     Request,
-    TextDelta,
     ToolCallDelta,
-    Usage,
 )
 
 ADD = ToolSpec("add", "", {"type": "object", "properties": {
@@ -104,22 +98,13 @@ def test_compact_keeps_strings_as_written() -> None:
     assert "".join(compact.feed(p) for p in pieces) == '{"k": "a, b:  \\"c\\\\", "n": [1, 2]}'
 
 
-async def test_the_stage_streams_json_calls_before_the_output_ends() -> None:
-    chunks = [INDENTED[i:i + 4] for i in range(0, len(INDENTED), 4)]
-    sent: list[int] = []
-
-    async def generate(req: Any) -> AsyncIterator[Event]:
-        for chunk in chunks:
-            sent.append(1)
-            yield TextDelta(0, chunk, (7,))
-        yield ChoiceFinished(0, "stop")
-        yield Done(Usage(3, len(chunks)))
-
+async def test_the_stage_streams_json_calls_before_the_output_ends(chunked: Any) -> None:
+    generate, sent = chunked(INDENTED, 4)
     first: int | None = None
     async for event in run_with_tools(request(stream=True), generate, True, 0):
         if isinstance(event, ToolCallDelta) and first is None:
             first = len(sent)
-    assert first is not None and first < len(chunks) // 2
+    assert first is not None and first < len(INDENTED) // 4 // 2
     done = await collect(run_with_tools(request(), generate, False, 0))
     assert [(c.name, json.loads(c.arguments)) for c in done.choices[0].tool_calls] == [
         (c["name"], c["arguments"]) for c in CALLS]

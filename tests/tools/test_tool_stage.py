@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -207,19 +208,11 @@ async def test_prose_then_a_json_fence_is_content_then_calls() -> None:
         assert done.choices[0].text == other and not done.choices[0].tool_calls
 
 
-async def test_an_answer_opening_with_a_code_block_streams_as_content() -> None:
+async def test_an_answer_opening_with_a_code_block_streams_as_content(chunked: Any) -> None:
     """Any fence but ```json opens prose: it streams as generated (held only while the
     opening could still be ```json), calls nothing, and ends as written."""
     text = "```python\ndef add(a, b):\n    return a + b\n```\nThat adds two numbers."
-    chunks = [text[i:i + 2] for i in range(0, len(text), 2)]
-    sent: list[int] = []
-
-    async def generate(req: Request) -> AsyncIterator[Event]:
-        for chunk in chunks:
-            sent.append(1)
-            yield TextDelta(0, chunk, (7,))
-        yield ChoiceFinished(0, "stop")
-        yield Done(Usage(3, len(chunks)))
+    generate, sent = chunked(text, 2)
 
     first_content: int | None = None
     streamed = ""
