@@ -111,3 +111,13 @@ def test_rewrite_leaves_data_alone() -> None:
     """`const`/`enum`/`default` are data: a `oneOf` key inside one is not a keyword."""
     schema = {"const": {"oneOf": [1, 2]}, "default": {"dependencies": {"a": ["b"]}}}
     assert rewrite(schema) == schema
+
+
+def test_a_format_json_schema_does_not_define_is_an_annotation(same_language: Check,
+                                                               compiler: GrammarCompiler) -> None:
+    schema = {"type": "object", "properties": {"body": {"type": "string", "format": "html"},
+                                               "when": {"type": "string", "format": "date"}}}
+    assert rewrite(schema)["properties"]["body"] == {"type": "string"}
+    same_language(schema, [{"body": "<p>", "when": "2026-12-04"}, {"when": "tomorrow"}])
+    with pytest.raises(InvalidRequest, match="iri"):  # defined, and not enforced: refused
+        compiler.matcher(Constraint.json_schema({"type": "string", "format": "iri"}, "x"))

@@ -6,6 +6,8 @@ enforced, and every rewrite accepts exactly the instances the original accepts:
 - `dependencies` (drafts 4-7), `dependentRequired` and `dependentSchemas` (2019-09 on): "when
   `p` is present, so are `q`, `r`" / "so does the instance fit S" is `anyOf` of "`p` absent"
   (`properties: {p: false}`) and "`p` present and the rest holds", added to `allOf`.
+- a `format` JSON Schema does not define (`"format": "text"`) is dropped: it is an
+  annotation, which no validator checks.
 - `not`, `propertyNames` and `if`/`then`/`else` in forms with an exact equivalent
   (schema_negation.py).
 - `oneOf` whose branches are provably pairwise disjoint is `anyOf`: no instance can fit two
@@ -39,6 +41,14 @@ SCHEMA_ONE = ("items", "additionalProperties", "additionalItems", "unevaluatedPr
               "unevaluatedItems", "contains", "propertyNames", "not", "if", "then", "else")
 SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems", "items")
 
+# The formats JSON Schema defines (2020-12 and earlier drafts). Any other `format` is an
+# annotation only: validators ignore it (jsonschema's FormatChecker included), so it is
+# dropped rather than refused; a defined one llguidance lacks (`iri`) is still refused.
+FORMATS = frozenset({
+    "date-time", "date", "time", "duration", "email", "idn-email", "hostname", "idn-hostname",
+    "ipv4", "ipv6", "uri", "uri-reference", "iri", "iri-reference", "uuid", "uri-template",
+    "json-pointer", "relative-json-pointer", "regex", "host-name", "ip-address", "color",
+    "utc-millisec", "style", "phone"})
 _TYPES = frozenset({"null", "boolean", "object", "array", "string", "number", "integer"})
 _MAX_DEPTH = 16  # $ref chains and nesting followed by the disjointness proof
 
@@ -72,6 +82,8 @@ def _rewrite(schema: Any, root: Any, owner: dict[str, Any] | None = None) -> Any
         return schema
     out = map_subschemas(schema, lambda key, sub: _rewrite(
         sub, root, schema if key == "allOf" else None))
+    if isinstance(out.get("format"), str) and out["format"] not in FORMATS:
+        del out["format"]  # not a format JSON Schema defines: an annotation, checked by none
     out = without_conditional(out, out if owner is None or "properties" in out else owner)
     out = without_not(without_property_names(out))
     if not isinstance(out, dict):
