@@ -30,3 +30,12 @@ def test_flash_attn_is_validated() -> None:
     with pytest.raises(ValueError, match="flash_attn"):
         load_config(env={"OPENMINI_FLASH_ATTN": "sometimes"})
     assert EngineConfig().flash_attn == "auto"
+
+
+def test_env_values_take_their_fields_types() -> None:
+    cfg = load_config(env={"OPENMINI_TOOL_TEXT_THRESHOLD": "0.3", "OPENMINI_THREADS": "2",
+                           "OPENMINI_API_KEY": "k"})
+    assert cfg.engine.tool_text_threshold == 0.3 and cfg.engine.threads == 2
+    assert cfg.api_key == "k"
+    with pytest.raises(ValueError, match="OPENMINI_THREADS='two' is not a valid int"):
+        load_config(env={"OPENMINI_THREADS": "two"})

@@ -58,17 +58,21 @@ _ENGINE_KEYS = {f.name for f in fields(EngineConfig)}
 _SERVER_KEYS = {f.name for f in fields(ServerConfig)} - {"engine"}
 
 
-_FLOAT_KEYS = {"tool_text_threshold"}  # optional (None by default), a number when set
+# Each key's type, as its field declares it ("float | None", "int", "bool", "str | None").
+_TYPES = {f.name: str(f.type) for cls in (EngineConfig, ServerConfig) for f in fields(cls)}
+_PARSERS: dict[str, Any] = {
+    "bool": lambda v: v.lower() in {"1", "true", "yes", "on"}, "int": int, "float": float}
 
 
-def _coerce(template: Any, value: str, key: str = "") -> Any:
-    if key in _FLOAT_KEYS:
-        return float(value)
-    if isinstance(template, bool):
-        return value.lower() in {"1", "true", "yes", "on"}
-    if isinstance(template, int):
-        return int(value)
-    return value
+def _coerce(key: str, value: str) -> Any:
+    """An OPENMINI_* value as its field's type (a ValueError naming the variable if not)."""
+    kind = next((k for k in _PARSERS if k in _TYPES[key].split(" | ")), "str")
+    if kind == "str":
+        return value
+    try:
+        return _PARSERS[kind](value)
+    except ValueError:
+        raise ValueError(f"OPENMINI_{key.upper()}={value!r} is not a valid {kind}") from None
 
 
 def load_config(
@@ -91,8 +95,7 @@ def load_config(
     for key in _ENGINE_KEYS | _SERVER_KEYS:
         raw = environ.get(f"OPENMINI_{key.upper()}")
         if raw is not None:
-            template = getattr(base_engine if key in _ENGINE_KEYS else base_server, key)
-            values[key] = _coerce(template, raw, key)
+            values[key] = _coerce(key, raw)
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     unknown = set(values) - _ENGINE_KEYS - _SERVER_KEYS
     if unknown:
