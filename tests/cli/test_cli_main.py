@@ -37,6 +37,17 @@ def test_run_without_prompt_is_an_error() -> None:
     assert "prompt" in out.stderr.lower()
 
 
+def test_a_bad_setting_is_a_one_line_error() -> None:
+    import os
+
+    env = {**os.environ, "OPENMINI_THREADS": "two"}
+    out = subprocess.run([*CLI, "serve", "--model", "tiny"], capture_output=True, text=True,
+                         timeout=60, env=env)
+    assert out.returncode == 2
+    assert "OPENMINI_THREADS='two' is not a valid int" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
 def test_chat_is_multi_turn_until_eof() -> None:
     out = subprocess.run([*CLI, "chat", "--model", "tiny", "--threads", "2", "--max-tokens", "16"],
                          input="My name is Ada.\nWhat is my name?\n/exit\n",

@@ -54,9 +54,17 @@ def assembly_progress() -> Iterator[Callable[[int, int], None]]:
 
 
 def _config(**flags: Any) -> Any:
+    """The configuration, or a one-line error (exit 2) for a bad file, variable or value."""
+    from rich.console import Console
+    from rich.markup import escape
+
     from openmini.config import load_config
 
-    return load_config(os.environ.get("OPENMINI_CONFIG"), overrides=flags)
+    try:
+        return load_config(os.environ.get("OPENMINI_CONFIG"), overrides=flags)
+    except (ValueError, OSError) as exc:
+        Console(stderr=True).print(f"[red]error:[/red] configuration: {escape(str(exc))}")
+        raise typer.Exit(code=2) from exc
 
 
 @app.command()
