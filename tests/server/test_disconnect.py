@@ -37,7 +37,7 @@ async def call(app: Any, path: str, payload: dict[str, Any], leave: asyncio.Even
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    await asyncio.wait_for(app(http_scope(path), receive, send), timeout=5)
+    await asyncio.wait_for(app(http_scope(path), receive, send), timeout=60)  # a hang guard
     return sent
 
 
