@@ -52,10 +52,15 @@ def looping(tail: Sequence[int]) -> bool:
 
 
 def periodicity(tokens: Sequence[int]) -> float:
-    """The largest share of tokens equal to the token p earlier, over periods 1..MAX_PERIOD."""
+    """The largest share of tokens equal to the token p earlier, over periods 1..MAX_PERIOD
+    (all periods at once: the equal pairs of the window, counted by their distance)."""
     a = np.asarray(tokens)
-    return max((float(np.mean(a[p:] == a[:-p])) for p in range(1, min(MAX_PERIOD, a.size - 1) + 1)),
-               default=0.0)
+    top = min(MAX_PERIOD, a.size - 1)
+    if top < 1:
+        return 0.0
+    earlier, later = np.nonzero(np.triu(a[:, None] == a[None, :], 1))
+    counts = np.bincount(later - earlier, minlength=top + 1)[1:top + 1]
+    return float(np.max(counts / (a.size - np.arange(1, top + 1))))
 
 
 def repeated_ngrams(tokens: Sequence[int]) -> float:
