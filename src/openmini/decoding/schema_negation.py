@@ -30,7 +30,7 @@ from typing import Any
 
 _ANNOTATIONS = frozenset({"title", "description", "$comment", "examples", "default",
                           "deprecated", "readOnly", "writeOnly", "$id", "$schema"})
-_TYPES = ("null", "boolean", "object", "array", "string", "number", "integer")
+TYPES = ("null", "boolean", "object", "array", "string", "number", "integer")
 _ANCHORED = re.compile(r"\^[^|]*\$")
 
 
@@ -55,14 +55,14 @@ def without_not(schema: dict[str, Any]) -> Any:
     named = {named} if isinstance(named, str) else set(named)
     if "integer" in named and "number" not in named:
         return schema
-    others = set(_TYPES) - _expand(named)
+    others = set(TYPES) - expand_types(named)
     declared = rest.get("type")
     if declared is not None:
-        others &= _expand({declared} if isinstance(declared, str) else set(declared))
-    return {**rest, "type": [t for t in _TYPES if t in others]} if others else False
+        others &= expand_types({declared} if isinstance(declared, str) else set(declared))
+    return {**rest, "type": [t for t in TYPES if t in others]} if others else False
 
 
-def _expand(types: set[str]) -> set[str]:
+def expand_types(types: set[str]) -> set[str]:
     """`types` with `integer` where `number` is there (a number type covers integers)."""
     return types | {"integer"} if "number" in types else types
 

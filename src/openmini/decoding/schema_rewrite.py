@@ -28,7 +28,9 @@ from itertools import combinations
 from typing import Any
 
 from openmini.decoding.schema_negation import (
+    TYPES,
     canon,
+    expand_types,
     without_conditional,
     without_not,
     without_property_names,
@@ -49,7 +51,6 @@ FORMATS = frozenset({
     "ipv4", "ipv6", "uri", "uri-reference", "iri", "iri-reference", "uuid", "uri-template",
     "json-pointer", "relative-json-pointer", "regex", "host-name", "ip-address", "color",
     "utc-millisec", "style", "phone"})
-_TYPES = frozenset({"null", "boolean", "object", "array", "string", "number", "integer"})
 _MAX_DEPTH = 16  # $ref chains and nesting followed by the disjointness proof
 
 
@@ -72,7 +73,7 @@ def map_subschemas(schema: dict[str, Any], fn: Callable[[str, Any], Any]) -> dic
 
 
 def rewrite(schema: Any) -> Any:
-    """`schema` with dependencies and provably disjoint `oneOf`s in forms llguidance takes."""
+    """`schema` with the keywords of the module doc said in forms llguidance takes."""
     return _rewrite(schema, schema)
 
 
@@ -174,17 +175,14 @@ def _forbids(schema: dict[str, Any], name: str) -> bool:
 
 def _types(schema: dict[str, Any]) -> set[str]:
     """The JSON types an instance of `schema` can have (all of them when unsaid)."""
-    types = set(_TYPES)
+    types = set(TYPES)
     declared = schema.get("type")
     if isinstance(declared, str | list):
-        named = {declared} if isinstance(declared, str) else set(declared)
-        if "number" in named:
-            named.add("integer")
-        types &= named
+        types &= expand_types({declared} if isinstance(declared, str) else set(declared))
     values = _values(schema)
-    if values is not None:
-        types &= {_type_of(json.loads(v)) for v in values} | (
-            {"number"} if any(_type_of(json.loads(v)) == "integer" for v in values) else set())
+    if values is not None:  # an integral value fits `number` too
+        kinds = {_type_of(json.loads(v)) for v in values}
+        types &= kinds | ({"number"} if "integer" in kinds else set())
     return types
 
 

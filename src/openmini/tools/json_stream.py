@@ -22,8 +22,9 @@ from collections.abc import Callable
 
 from openmini.tools.calls import new_call_id
 from openmini.tools.jsonscan import BodyScanner
-from openmini.tools.parsers.base import CallShapeError, decode_json, read_calls
+from openmini.tools.parsers.base import CALL_KEYS, CallShapeError, decode_json, read_calls
 from openmini.tools.stream import (
+    FENCE,
     ArgumentsDelta,
     CallEnd,
     CallProblem,
@@ -33,8 +34,6 @@ from openmini.tools.stream import (
     json_call_events,
 )
 
-FENCE_OPEN = "```json\n"
-_CALL_KEYS = frozenset({"name", "function", "arguments", "parameters", "type", "id"})
 _SPACE = " \t\r\n"
 
 
@@ -118,11 +117,11 @@ class JsonCallStreamer:
         """Whitespace, then `[` or `{`, possibly after a ```json line."""
         self._prefix += ch
         opening = self._prefix.lstrip(_SPACE)
-        if ch in _SPACE or FENCE_OPEN.startswith(opening):
+        if ch in _SPACE or FENCE.startswith(opening):
             return
-        if ch == "[" and opening in ("[", FENCE_OPEN + "["):
+        if ch == "[" and opening in ("[", FENCE + "["):
             self._list, self._state = True, "list"
-        elif ch == "{" and opening in ("{", FENCE_OPEN + "{"):
+        elif ch == "{" and opening in ("{", FENCE + "{"):
             self._start_item()
             self._in_object(ch)
         else:
@@ -152,8 +151,8 @@ class JsonCallStreamer:
         item.feed(ch)
         self._text.append(ch)
         if self._index is None and item.name is not None and item.has_arguments:
-            if not _CALL_KEYS.issuperset(item.keys):
-                self._fail_or_hold()
+            if not CALL_KEYS.issuperset(item.keys):
+                self._fail("tool call list: an item that is not a call")
                 return
             self._index, self._next = self._next, self._next + 1
             self._events.append(CallStart(self._index, self._new_id(), item.name))
@@ -185,13 +184,8 @@ class JsonCallStreamer:
         if index is not None:
             self._events.append(CallEnd(index))
 
-    def _fail_or_hold(self) -> None:
-        if self._next == 0:
-            self._state = "held"
-        else:
-            self._fail("tool call list: an item that is not a call")
-
     def _fail(self, message: str) -> None:
+        """Before any call: read the whole output at the end; after one: a problem."""
         if self._next == 0:
             self._state = "held"
             return

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 ARGUMENT_KEYS = ("arguments", "parameters")
 _NAME_KEYS = frozenset({"name", "function"})
-_CALL_KEYS = frozenset({"name", "function", "arguments", "parameters", "type", "id"})
+CALL_KEYS = frozenset({"name", "function", "arguments", "parameters", "type", "id"})
 _CALLISH = re.compile(r'"(?:name|function)"\s*:')
 
 
@@ -58,7 +58,7 @@ def looks_like_call(text: str) -> bool:
 def is_call_object(value: Any) -> bool:
     """A strict test for free-form output: a name key and nothing but call keys."""
     return (isinstance(value, dict) and not _NAME_KEYS.isdisjoint(value)
-            and _CALL_KEYS.issuperset(value))
+            and CALL_KEYS.issuperset(value))
 
 
 def call_from_object(obj: dict[str, Any]) -> tuple[str, Any]:
