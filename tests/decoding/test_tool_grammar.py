@@ -175,27 +175,6 @@ def test_response_format_with_tools(compiler: GrammarCompiler, tokenizer: Any,
     assert got == allowed
 
 
-def test_closed_walks_subschemas_only() -> None:
-    from openmini.tools.grammar import closed
-
-    schema = {"type": "object", "properties": {
-        "properties": {"type": "object", "properties": {"x": {"type": "integer"}}},
-        "tags": {"type": "array", "items": {"properties": {"k": {}}}},
-        "mode": {"const": {"properties": {}}, "default": {"properties": 1}},
-        "open": {"type": "object", "properties": {"y": {}}, "additionalProperties": True},
-        "both": {"allOf": [{"properties": {"a": {}}}, {"properties": {"b": {}}}]}}}
-    out = closed(schema)
-    props = out["properties"]
-    assert out["additionalProperties"] is False
-    assert set(props) == {"properties", "tags", "mode", "open", "both"}  # names untouched
-    assert props["properties"]["additionalProperties"] is False
-    assert props["tags"]["items"]["additionalProperties"] is False
-    assert props["mode"] == schema["properties"]["mode"]  # data, not schema: as written
-    assert props["open"]["additionalProperties"] is True
-    assert all("additionalProperties" not in b for b in props["both"]["allOf"])
-    assert "additionalProperties" not in schema  # the input is not modified
-
-
 def test_parameters_with_local_refs_and_dependencies(compiler: GrammarCompiler,
                                                      tokenizer: Any) -> None:
     """pydantic writes nested models and enums as `$defs` + `$ref`: the refs point into the

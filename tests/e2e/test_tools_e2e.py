@@ -142,3 +142,25 @@ def test_pydantic_function_tool_with_nested_models(client: openai.OpenAI) -> Non
     [call] = r.choices[0].message.tool_calls or []
     parsed = call.function.parsed_arguments
     assert isinstance(parsed, GetWeather) and parsed.unit in (Unit.c, Unit.f)
+
+
+def test_composed_parameters_are_callable(client: openai.OpenAI) -> None:
+    """Parameters built by composition (a base definition through `allOf` + `$ref`, a kind
+    field beside the `anyOf` branches it selects, as OpenAPI-derived tools write them): the
+    call grammar closes the object above its members, so the keys they add stay reachable
+    (closing each member made this a 400, "required property ... is unsatisfiable")."""
+    params = {"type": "object",
+              "$defs": {"Place": {"type": "object", "properties": {"city": {"type": "string"}},
+                                  "required": ["city"]}},
+              "allOf": [{"$ref": "#/$defs/Place"}],
+              "properties": {"unit": {"enum": ["c", "f"]}}, "required": ["unit"],
+              "anyOf": [{"properties": {"days": {"type": "integer"}}, "required": ["days"]},
+                        {"properties": {"hours": {"type": "integer"}}, "required": ["hours"]}]}
+    tool = {"type": "function", "function": {"name": "forecast", "parameters": params}}
+    r = client.chat.completions.create(model=MODEL, messages=ASK, tools=[tool],  # type: ignore[arg-type, list-item]
+                                       tool_choice="required", max_tokens=80, temperature=0,
+                                       parallel_tool_calls=False)
+    [call] = r.choices[0].message.tool_calls or []
+    arguments = json.loads(call.function.arguments)
+    jsonschema.validate(arguments, params)
+    assert set(arguments) <= {"city", "unit", "days", "hours"}

@@ -121,8 +121,8 @@ def without_conditional(schema: dict[str, Any], owner: dict[str, Any]) -> dict[s
         return schema
     name, values, required = found
     outside = [v for v in domain if canon(v) not in {canon(x) for x in values}]
-    absent = {"properties": {name: False}, "additionalProperties": True}
-    other_values = {"properties": {name: {"enum": outside}}, "additionalProperties": True}
+    absent = {"properties": {name: False}}
+    other_values = {"properties": {name: {"enum": outside}}}
     if required:  # `if` fails: the property is absent, or has another value (which
         fails: list[Any] = [other_values if outside else absent]  # holds when it is absent)
     else:  # `if` fails: the property is there, with another value

@@ -16,7 +16,7 @@ enforced, and every rewrite accepts exactly the instances the original accepts:
   `const`/`enum` values, and sees a property one branch requires and the other forbids. An
   overlapping `oneOf` (`[{"enum": ["linux"]}, {"type": "string"}]`) stays, and is refused.
 
-Both run on the schema as written, before the tool grammar closes its objects (tools/grammar.py
+Both run on the schema as written, before the tool grammar closes its objects (tools/closing.py
 `closed`), so a proof never leans on a restriction that validation does not make.
 """
 
@@ -112,8 +112,7 @@ def _dependencies(schema: dict[str, Any]) -> list[dict[str, Any]]:
         for name, then in deps.items():
             present: Any = ({"required": [name, *then]} if isinstance(then, list)
                             else {"allOf": [{"required": [name]}, then]})
-            # additionalProperties stated, so that the tool grammar's closing leaves it open
-            absent = {"properties": {name: False}, "additionalProperties": True}
+            absent = {"properties": {name: False}}
             entries.append({"anyOf": [absent, present]})
     return entries
 

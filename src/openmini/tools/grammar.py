@@ -19,6 +19,7 @@ from typing import Any
 
 from openmini.decoding.constraint import JSON_STYLE, Constraint, compose
 from openmini.decoding.schema_rewrite import map_subschemas, rewrite
+from openmini.tools.closing import closed
 from openmini.tools.spec import ToolChoice, ToolSpec
 
 OPEN, CLOSE = "<tool_call>", "</tool_call>"
@@ -34,20 +35,6 @@ class CallFormat:
     @property
     def special(self) -> bool:
         return self.open_id is not None and self.close_id is not None
-
-
-def closed(schema: Any, *, close: bool = True) -> Any:
-    """`schema` with `additionalProperties: false` on every object that declares properties
-    and says nothing of others: a call's arguments are the function's declared parameters (as
-    in XGrammar's strict mode). Without it small models put a second call's values into extra
-    keys of the first (`"duration2": 15`). `allOf` branches stay open (closing each would
-    reject what the branches allow together). Validation still uses the schema as written."""
-    if not isinstance(schema, dict):
-        return schema
-    out = map_subschemas(schema, lambda key, sub: closed(sub, close=key != "allOf"))
-    if close and "properties" in out and "additionalProperties" not in out:
-        out["additionalProperties"] = False
-    return out
 
 
 def call_schema(specs: Sequence[ToolSpec]) -> dict[str, Any]:
