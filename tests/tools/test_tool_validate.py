@@ -69,6 +69,23 @@ def test_formats_are_checked() -> None:
     ]
 
 
+
+@pytest.mark.parametrize(("fmt", "good", "bad"), [
+    ("date-time", "2025-03-01T12:00:00Z", "2025-03-01 noon"),
+    ("uri", "https://example.com/a?b=c", "example dot com"),
+    ("uri-reference", "../a/b#c", "a b"),
+    ("hostname", "api.example.com", "-bad-.com"),
+    ("duration", "P1DT2H", "two days"),
+    ("json-pointer", "/a/b~1c", "a/b"),
+    ("uri-template", "/users/{id}", "/users/{id"),
+])
+def test_formats_past_the_nine_builtin_checkers(fmt: str, good: str, bad: str) -> None:
+    """jsonschema checks only nine formats without its format extra: these passed unchecked."""
+    spec = ToolSpec("f", parameters={"type": "object", "properties": {
+        "v": {"type": "string", "format": fmt}}})
+    assert validate_call(spec, {"v": good}) == []
+    assert validate_call(spec, {"v": bad}) == [f"$.v: {bad!r} is not a {fmt!r}"]
+
 def test_schema_dialect_follows_dollar_schema() -> None:
     spec = ToolSpec("f", parameters={"$schema": "http://json-schema.org/draft-04/schema#",
                                      "type": "object",
