@@ -7,7 +7,9 @@ enforced, and every rewrite accepts exactly the instances the original accepts:
   `p` is present, so are `q`, `r`" / "so does the instance fit S" is `anyOf` of "`p` absent"
   (`properties: {p: false}`) and "`p` present and the rest holds", added to `allOf`.
 - a `format` JSON Schema does not define (`"format": "text"`) is dropped: it is an
-  annotation, which no validator checks.
+  annotation, which no validator checks; one it defines that llguidance lacks but whose
+  syntax is regular (`uri-reference`, `iri`, JSON pointers) is the pattern of that syntax
+  (schema_formats.py).
 - `not`, `propertyNames` and `if`/`then`/`else` in forms with an exact equivalent
   (schema_negation.py).
 - `oneOf` whose branches are provably pairwise disjoint is `anyOf`: no instance can fit two
@@ -27,6 +29,7 @@ from collections.abc import Callable
 from itertools import combinations
 from typing import Any
 
+from openmini.decoding.schema_formats import without_format
 from openmini.decoding.schema_negation import (
     TYPES,
     canon,
@@ -45,7 +48,8 @@ SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems", "items")
 
 # The formats JSON Schema defines (2020-12 and earlier drafts). Any other `format` is an
 # annotation only: validators ignore it (jsonschema's FormatChecker included), so it is
-# dropped rather than refused; a defined one llguidance lacks (`iri`) is still refused.
+# dropped rather than refused; a defined one llguidance lacks is a pattern
+# (schema_formats.py) or refused (`regex`).
 FORMATS = frozenset({
     "date-time", "date", "time", "duration", "email", "idn-email", "hostname", "idn-hostname",
     "ipv4", "ipv6", "uri", "uri-reference", "iri", "iri-reference", "uuid", "uri-template",
@@ -85,6 +89,7 @@ def _rewrite(schema: Any, root: Any, owner: dict[str, Any] | None = None) -> Any
         sub, root, schema if key == "allOf" else None))
     if isinstance(out.get("format"), str) and out["format"] not in FORMATS:
         del out["format"]  # not a format JSON Schema defines: an annotation, checked by none
+    out = without_format(out)
     out = without_conditional(out, out if owner is None or "properties" in out else owner)
     out = without_not(without_property_names(out))
     if not isinstance(out, dict):

@@ -1,0 +1,72 @@
+"""Formats llguidance lacks, enforced as the pattern of their syntax (decoding/schema_formats.py):
+the compiled grammar takes exactly the strings jsonschema's checker takes."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from typing import Any
+
+import jsonschema
+import pytest
+
+from openmini.decoding.compiler import GrammarCompiler
+from openmini.decoding.constraint import Constraint
+from openmini.decoding.schema_formats import PATTERNS
+
+CHECKER = jsonschema.Draft202012Validator.FORMAT_CHECKER
+CURATED = [
+    "", "http://example.com/a/b?c=d#e", "https://user:pw@[::1]:8080/x", "urn:isbn:0451450523",
+    "mailto:a@b.c", "//host/path", "/abs/path", "rel/path", "../up", "?q", "#frag", "a:b",
+    "1a:b", "http://[1:2:3:4:5:6::8]/", "http://[v1.fe]/", "http://1.2.3.4/", "http://a b/",
+    "http://a.com/%zz", "http://a.com/%2F", "http://[::g]/", "http://é.com/", "/ü?ĳ#ñ",
+    "http://a/\ue000?\ue000", "http://a/#\ue000", "http://a/😀", "a%", "[x]", "/a~0b/c~1d",
+    "/~2", "/~", "0", "10", "100", "0#", "1/a", "01", "-1", "2/~0",
+]
+ALPHABET = [*"aZ09-._~!$&'()*+,;=:@/?#[]%v", "%20", "%zz", "::", "//", "é", "\ue000",
+            "1.2.3.4", "[::1]", "[v1.x]", "[1:2:3:4:5:6::8]", "http:", "~0", "~1", "~2", " ",
+            "<", "{", "|", "😀"]
+
+
+def _random(seed: int, n: int) -> list[str]:
+    rng = random.Random(seed)
+    lead = ["", "", "http://", "a:", "//", "/", "0", "10", "5#"]
+    return [rng.choice(lead) + "".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, 7)))
+            for _ in range(n)]
+
+
+@pytest.fixture
+def takes(compiler: GrammarCompiler, tokenizer: Any) -> Callable[[Any, Any], bool]:
+    def check(schema: Any, instance: Any) -> bool:  # raw UTF-8, as a model writes it
+        matcher = compiler.matcher(Constraint.json_schema(schema, "response_format"))
+        text = json.dumps(instance, ensure_ascii=False)
+        tokens = tokenizer.tokenize_str(text, parse_special=False)
+        return all(matcher.consume_token(t) for t in tokens) and bool(matcher.is_accepting())
+    return check
+
+
+@pytest.mark.parametrize("fmt", sorted(PATTERNS))
+def test_the_grammar_takes_what_the_checker_takes(takes: Callable[[Any, Any], bool],
+                                                  fmt: str) -> None:
+    schema = {"type": "string", "format": fmt}
+    for text in CURATED + _random(sorted(PATTERNS).index(fmt), 250):
+        assert takes(schema, text) == CHECKER.conforms(text, fmt), (fmt, text)
+
+
+def test_the_checkers_disagree_where_the_patterns_do() -> None:
+    """Sanity: the strings above tell the formats apart, so the test above tests something."""
+    for fmt in PATTERNS:
+        verdicts = {CHECKER.conforms(text, fmt) for text in CURATED}
+        assert verdicts == {True, False}, fmt
+
+
+def test_beside_a_pattern_both_hold(takes: Callable[[Any, Any], bool]) -> None:
+    schema = {"type": "string", "format": "uri-reference", "pattern": "^https"}
+    assert takes(schema, "https://a.com/")
+    assert not takes(schema, "https://a b")  # the pattern holds, the format does not
+    assert not takes(schema, "ftp://a.com/")
+
+
+def test_only_strings_are_checked(same_language: Callable[[Any, list[Any]], None]) -> None:
+    same_language({"format": "json-pointer"}, ["/a", "a", 5, None, ["a"], {"k": "a"}])
