@@ -45,8 +45,9 @@ def call_schema(specs: Sequence[ToolSpec]) -> dict[str, Any]:
     options = []
     for i, spec in enumerate(specs):
         arguments = closed(rewrite(spec.parameters))
-        if '"$ref"' in json.dumps(arguments):
-            defs[f"args{i}"] = _relocated(arguments, f"#/$defs/args{i}")
+        moved = _relocated(arguments, f"#/$defs/args{i}")
+        if moved != arguments:  # it has local refs (a "$ref" in const/enum data is not one)
+            defs[f"args{i}"] = moved
             arguments = {"$ref": f"#/$defs/args{i}"}
         options.append({
             "type": "object",
