@@ -102,3 +102,15 @@ def test_closed_walks_subschemas_only() -> None:
     assert set(props["both"]["properties"]) == {"a", "b"}
     assert out["not"] == schema["not"]  # closing under `not` would widen what it takes
     assert "additionalProperties" not in schema  # the input is not modified
+
+
+def test_a_count_bound_holds_once_the_keys_are_known(compiler: GrammarCompiler,
+                                                     tokenizer: Any) -> None:
+    """"At least one field" on an update tool: open as written, so llguidance cannot count
+    its keys (a 400 before); closed, the bound is said as which keys are present."""
+    update = {"type": "object", "minProperties": 1, "properties": {
+        "name": {"type": "string"}, "email": {"type": "string"}}}
+    grammar = closed(rewrite(update))
+    assert _takes(compiler, tokenizer, grammar, {"email": "a@b.c"})
+    assert not _takes(compiler, tokenizer, grammar, {})
+    assert not _takes(compiler, tokenizer, grammar, {"zzz": 1})

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from itertools import combinations
 from typing import Any
 
+from openmini.decoding.schema_counts import without_counts
 from openmini.decoding.schema_formats import without_format
 from openmini.decoding.schema_negation import (
     TYPES,
@@ -91,7 +92,7 @@ def _rewrite(schema: Any, root: Any, owner: dict[str, Any] | None = None) -> Any
         del out["format"]  # not a format JSON Schema defines: an annotation, checked by none
     out = without_format(out)
     out = without_conditional(out, out if owner is None or "properties" in out else owner)
-    out = without_not(without_property_names(out))
+    out = without_counts(without_not(without_property_names(out)))
     if not isinstance(out, dict):
         return out
     extra = _dependencies(out)

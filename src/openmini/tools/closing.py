@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from openmini.decoding.schema_counts import without_counts
 from openmini.decoding.schema_rewrite import map_subschemas, resolve
 
 # Keywords whose subschemas apply to the same instance as their parent (members of its
@@ -64,6 +65,7 @@ def _closed(schema: Any, root: Any, *, top: bool) -> Any:
         own = dict(out.get("properties") or {})
         out["properties"] = {**own, **{k: True for k in sorted(declared) if k not in own}}
         out["additionalProperties"] = False
+        return without_counts(out)  # its keys now known: minProperties said as keys
     return out
 
 
