@@ -53,6 +53,14 @@ def test_disjoint_one_of_is_enforced_exactly(same_language: Check) -> None:
         {"mode": 3, "when": None}, {"mode": 0, "when": "tomorrow"}, {"mode": 0, "when": 1}])
 
 
+def test_a_value_no_other_branch_takes_makes_one_of_disjoint(same_language: Check) -> None:
+    """An optional email written as `oneOf: [{"enum": [""]}, {"format": "email"}]`."""
+    schema = {"type": "object", "properties": {"email": {"oneOf": [
+        {"enum": [""]}, {"type": "string", "format": "email"}]}}}
+    assert "oneOf" not in json.dumps(rewrite(schema))
+    same_language(schema, [{"email": ""}, {"email": "a@b.co"}, {"email": "nope"}, {}])
+
+
 def test_overlapping_one_of_is_still_refused(compiler: GrammarCompiler) -> None:
     for schema in ({"oneOf": [{"enum": ["linux"]}, {"type": "string"}]},
                    {"oneOf": [{"required": ["a"]}, {"required": ["b"]}]}):
@@ -93,6 +101,12 @@ def test_overlapping_one_of_is_still_refused(compiler: GrammarCompiler) -> None:
     ({"$ref": "#/$defs/missing"}, {"type": "null"}, False),
     ({"$ref": "#"}, {"type": "null"}, False),  # the root fits anything: unknown
     (False, {"type": "null"}, True),
+    # finite values checked one by one against the other branch, formats asserted
+    ({"enum": [""]}, {"type": "string", "format": "email"}, True),
+    ({"enum": ["", "a@b.co"]}, {"format": "email"}, False),
+    ({"const": 5}, {"type": "integer", "minimum": 10}, True),
+    ({"const": "ab"}, {"$ref": "#/$defs/s", "maxLength": 1}, False),  # the target alone: unsure
+    ({"const": "x"}, {"$ref": "#/$defs/missing"}, False),
 ])
 def test_disjoint(a: Any, b: Any, expected: bool) -> None:
     root = {"$defs": {"s": {"type": "string"}}}

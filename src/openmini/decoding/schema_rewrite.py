@@ -15,7 +15,8 @@ enforced, and every rewrite accepts exactly the instances the original accepts:
 - `oneOf` whose branches are provably pairwise disjoint is `anyOf`: no instance can fit two
   of them, so fitting one is fitting exactly one. llguidance proves disjointness by type and by
   a `const` discriminator; this proof also follows local `$ref`s and `allOf`, compares
-  `const`/`enum` values, and sees a property one branch requires and the other forbids. An
+  `const`/`enum` values, validates a branch's finite values against the other branch, and
+  sees a property one branch requires and the other forbids. An
   overlapping `oneOf` (`[{"enum": ["linux"]}, {"type": "string"}]`) stays, and is refused.
 
 Both run on the schema as written, before the tool grammar closes its objects (tools/closing.py
@@ -57,6 +58,7 @@ FORMATS = frozenset({
     "json-pointer", "relative-json-pointer", "regex", "host-name", "ip-address", "color",
     "utc-millisec", "style", "phone"})
 _MAX_DEPTH = 16  # $ref chains and nesting followed by the disjointness proof
+_MAX_VALUES = 256  # enum values the proof validates one by one against another branch
 
 
 def map_subschemas(schema: dict[str, Any], fn: Callable[[str, Any], Any]) -> dict[str, Any]:
@@ -147,7 +149,28 @@ def disjoint(a: Any, b: Any, root: Any, depth: int = 0) -> bool:
     va, vb = _values(a), _values(b)
     if va is not None and vb is not None and not va & vb:
         return True
+    if (va is not None and _none_fit(va, b, root)) or (vb is not None and _none_fit(vb, a, root)):
+        return True
     return common <= {"object"} and _objects_disjoint(a, b, root, depth)
+
+
+def _none_fit(values: set[str], schema: dict[str, Any], root: Any) -> bool:
+    """No one of `values` (canonical JSON) fits `schema`, by jsonschema, formats asserted as
+    the grammar enforces them (`{"enum": [""]}` against `{"format": "email"}`). False when
+    that cannot be told (a ref the check cannot follow)."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.validators import validator_for
+    from referencing.exceptions import Unresolvable
+
+    if len(values) > _MAX_VALUES:
+        return False
+    defs = {k: root[k] for k in ("$defs", "definitions") if isinstance(root, dict) and k in root}
+    cls = validator_for(root if isinstance(root, dict) else {}, default=Draft202012Validator)
+    validator = cls({**defs, **schema}, format_checker=cls.FORMAT_CHECKER)
+    try:
+        return not any(validator.is_valid(json.loads(value)) for value in values)
+    except (Unresolvable, RecursionError):  # jsonschema's ref errors are Unresolvable too
+        return False
 
 
 def _objects_disjoint(a: dict[str, Any], b: dict[str, Any], root: Any, depth: int) -> bool:
