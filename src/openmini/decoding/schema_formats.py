@@ -3,14 +3,16 @@
 llguidance refuses a `format` it does not implement. Where the format's syntax is a regular
 language these patterns say it exactly, written from the grammar that defines it (RFC 3986
 Appendix A for URIs, RFC 3987 §2.2 for IRIs, RFC 6901 for JSON pointers), and they are tested
-string by string against the checker that validates it (`jsonschema`'s, from its
-`format-nongpl` extra: rfc3986-validator, rfc3987-syntax, jsonpointer):
+string by string against the checker that validates it (`jsonschema`'s: rfc3986-validator,
+jsonpointer) or, for IRIs, which have no checker installed, against RFC 3987 §3.1: an IRI is
+valid when its non-ASCII characters are `ucschar` (`iprivate` in the query) and it is a valid
+URI once they are percent-encoded.
 
-- `uri-reference`: a URI or a relative reference;
-- `iri`, `iri-reference`: the same with non-ASCII letters (`ucschar`) and, in the query,
-  private-use characters, those of the Basic Multilingual Plane (the checker's ranges;
-  RFC 3987 also has the supplementary planes', which the checker refuses), and IPv6
-  literals without `::` compression but for one group (the checker's grammar again);
+- `uri-reference`: a URI or a relative reference (rfc3986-validator also takes a leading
+  zero in the octets of an IPv4 address inside an IPv6 literal, `[::ffff:01.2.3.4]`; the
+  pattern keeps to the RFC there);
+- `iri`, `iri-reference`: the same with `ucschar` (non-ASCII letters and symbols, all planes)
+  wherever unreserved characters may stand and, in the query, `iprivate`;
 - `json-pointer`: `""` or `/`-led tokens where `~` is only `~0` or `~1`;
 - `relative-json-pointer`: a non-negative integer, then `#` or a JSON pointer. jsonschema's
   checker also refuses a digit after a `0` (`100`, which the draft allows); the pattern
@@ -27,28 +29,25 @@ from typing import Any
 _HEX = "[0-9A-Fa-f]"
 _PCT = f"%{_HEX}{{2}}"
 _SUB = "!$&'()*+,;="
-# ucschar and iprivate as rfc3987-syntax (the checker) has them: the Basic Multilingual
-# Plane's ranges only; RFC 3987 adds the supplementary planes, which it refuses.
-_UCS = "\\x{A0}-\\x{D7FF}\\x{F900}-\\x{FDCF}\\x{FDF0}-\\x{FFEF}"
-_PRIVATE = "\\x{E000}-\\x{F8FF}"
+_UCS = ("\\x{A0}-\\x{D7FF}\\x{F900}-\\x{FDCF}\\x{FDF0}-\\x{FFEF}" + "".join(
+    f"\\x{{{plane:X}0000}}-\\x{{{plane:X}FFFD}}" for plane in range(1, 14))
+    + "\\x{E1000}-\\x{EFFFD}")  # ucschar (RFC 3987 §2.2)
+_PRIVATE = "\\x{E000}-\\x{F8FF}\\x{F0000}-\\x{FFFFD}\\x{100000}-\\x{10FFFD}"  # iprivate
 
 
-def _ipv6(*, compressed: bool) -> str:
-    """IPv6address (RFC 3986 §3.2.2): the nine forms, by where `::` stands. Without
-    `compressed`, each `::` form only with the most groups before it (`1:2:3:4:5:6::8`, not
-    `::1`): rfc3987-syntax's grammar, which the IRI checker is, has those alone."""
+def _ipv6() -> str:
+    """IPv6address (RFC 3986 §3.2.2): the nine forms, by where `::` stands."""
     h16 = f"{_HEX}{{1,4}}"
     octet = "(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9][0-9]|[0-9])"
     ls32 = f"(?:{h16}:{h16}|{octet}(?:\\.{octet}){{3}})"
     tails = [f"(?:{h16}:){{4}}{ls32}", f"(?:{h16}:){{3}}{ls32}", f"(?:{h16}:){{2}}{ls32}",
              f"{h16}:{ls32}", ls32, h16, ""]
     forms = [f"(?:{h16}:){{6}}{ls32}", f"::(?:{h16}:){{5}}{ls32}"]
-    forms += [f"(?:(?:{h16}:){{{'0,' if compressed else ''}{k}}}{h16}){'?' if compressed else ''}"
-              f"::{tail}" for k, tail in enumerate(tails)]
+    forms += [f"(?:(?:{h16}:){{0,{k}}}{h16})?::{tail}" for k, tail in enumerate(tails)]
     return "(?:" + "|".join(forms) + ")"
 
 
-def _reference(ucs: str, private: str, *, compressed: bool) -> tuple[str, str]:
+def _reference(ucs: str, private: str) -> tuple[str, str]:
     """(absolute, reference): `URI` and `URI-reference`, or with `ucs`/`private` the IRI
     forms (`iunreserved` adds `ucschar`, `iquery` adds `iprivate`)."""
     unreserved = f"A-Za-z0-9\\-._~{ucs}"
@@ -56,7 +55,7 @@ def _reference(ucs: str, private: str, *, compressed: bool) -> tuple[str, str]:
     segment, nonempty = f"{pchar}*", f"{pchar}+"
     no_colon = f"(?:[{unreserved}{_SUB}@]|{_PCT})+"
     future = f"v{_HEX}+\\.[A-Za-z0-9\\-._~{_SUB}:]+"
-    literal = f"\\[(?:{_ipv6(compressed=compressed)}|{future})\\]"
+    literal = f"\\[(?:{_ipv6()}|{future})\\]"
     host = f"(?:{literal}|(?:[{unreserved}{_SUB}]|{_PCT})*)"  # reg-name holds IPv4 too
     authority = f"(?:(?:[{unreserved}{_SUB}:]|{_PCT})*@)?{host}(?::[0-9]*)?"
     after = f"(?:/{segment})*"
@@ -70,8 +69,8 @@ def _reference(ucs: str, private: str, *, compressed: bool) -> tuple[str, str]:
 
 
 _POINTER = "(?:/(?:[^~/]|~[01])*)*"
-_URI, _URI_REFERENCE = _reference("", "", compressed=True)
-_IRI, _IRI_REFERENCE = _reference(_UCS, _PRIVATE, compressed=False)
+_URI, _URI_REFERENCE = _reference("", "")
+_IRI, _IRI_REFERENCE = _reference(_UCS, _PRIVATE)
 PATTERNS = {
     "uri-reference": _URI_REFERENCE,
     "iri": _IRI,
