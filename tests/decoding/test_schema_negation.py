@@ -55,6 +55,8 @@ OBJECTS: list[Any] = [{}, {"a": 1}, {"b": "x"}, {"a": 1, "c": 2}, {"c": "y"}, {"
     {"type": "object", "additionalProperties": {"type": "string"},
      "propertyNames": {"pattern": "^[1-9][0-9]*$"}},
     {"type": "object", "propertyNames": {"type": "string", "pattern": "^[a-c]$"}},
+    {"type": "object", "patternProperties": {"^[1-9][0-9]*$": {"type": "string"}},
+     "propertyNames": {"pattern": "^[1-9][0-9]*$"}},  # a map keyed by the same pattern
 ])
 def test_property_names(same_language: Check, schema: dict[str, Any]) -> None:
     assert "propertyNames" not in rewrite(schema)
@@ -65,9 +67,11 @@ def test_property_names_left_as_written() -> None:
     for names in ({"pattern": "a|b"}, {"pattern": "^a"}, {"maxLength": 3}):
         schema = {"type": "object", "propertyNames": names}
         assert rewrite(schema) == schema
-    with_patterns = {"type": "object", "patternProperties": {"^x": {}},
-                     "propertyNames": {"enum": ["x1"]}}
-    assert rewrite(with_patterns) == with_patterns
+    for with_patterns in ({"type": "object", "patternProperties": {"^x": {}},
+                           "propertyNames": {"enum": ["x1"]}},
+                          {"type": "object", "patternProperties": {"^x$": {}, "^y$": {}},
+                           "propertyNames": {"pattern": "^x$"}}):
+        assert rewrite(with_patterns) == with_patterns
 
 
 KIND = {"type": "string", "enum": ["a", "b", "c"]}

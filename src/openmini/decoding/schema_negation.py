@@ -7,6 +7,9 @@ rewritten the subschemas); any other form stays, and the schema is refused namin
 - `not: {}` / `not: true`: nothing fits (the schema is `false`); `not: false`: dropped.
 - `not: {"type": T}`: the other types (`not: {"type": "object"}` is every type but object).
   `not: {"type": "integer"}` has no type-only equivalent (non-integral numbers) and stays.
+- `propertyNames` `{"pattern": P}` (anchored) on a map whose `patternProperties` is P alone
+  (and no `properties`): `additionalProperties` becomes `false` (a key that matches no
+  pattern fails the names).
 - `propertyNames` where the object has no `patternProperties`:
   - `{"enum": K}` / `{"const": k}`: the keys are those of K: `properties` outside K are
     forbidden (`false`), names of K not declared get the `additionalProperties` schema, and
@@ -70,9 +73,11 @@ def expand_types(types: set[str]) -> set[str]:
 def without_property_names(schema: dict[str, Any]) -> dict[str, Any]:
     """`schema` with a `propertyNames` of a form above said without it."""
     names = schema.get("propertyNames")
-    if names is None or schema.get("patternProperties"):
+    if names is None:
         return schema
     rest = {k: v for k, v in schema.items() if k != "propertyNames"}
+    if schema.get("patternProperties"):
+        return _names_as_patterns(schema, rest, names)
     props = dict(rest.get("properties") or {})
     if names is True or _only(names):
         return rest
@@ -84,12 +89,29 @@ def without_property_names(schema: dict[str, Any]) -> dict[str, Any]:
         return {**rest, "properties": props, "additionalProperties": False}
     if _only(names, "not") and (banned := _names(names["not"])) is not None:
         return {**rest, "properties": {**props, **{k: False for k in sorted(banned)}}}
+    pattern = _name_pattern(names)
+    if pattern is not None and not props:
+        return {**rest, "patternProperties": {pattern: extra}, "additionalProperties": False}
+    return schema
+
+
+def _names_as_patterns(schema: dict[str, Any], rest: dict[str, Any], names: Any) -> Any:
+    """A map whose keys are named by the pattern its `patternProperties` also has alone
+    (`{"patternProperties": {P: S}, "propertyNames": {"pattern": P}}`, P anchored): a key
+    that matches no pattern fails `propertyNames`, so `additionalProperties` is `false`."""
+    pattern = _name_pattern(names)
+    if pattern is None or schema.get("properties") or set(schema["patternProperties"]) != {
+            pattern}:
+        return schema
+    return {**rest, "additionalProperties": False}
+
+
+def _name_pattern(names: Any) -> str | None:
+    """The anchored pattern of a `{"pattern": "^...$"}` (`type: string` allowed) schema."""
     string_pattern = _only(names, "pattern") or (
         _only(names, "pattern", "type") and names["type"] == "string")
     pattern = names["pattern"] if string_pattern else None
-    if isinstance(pattern, str) and _ANCHORED.fullmatch(pattern) and not props:
-        return {**rest, "patternProperties": {pattern: extra}, "additionalProperties": False}
-    return schema
+    return pattern if isinstance(pattern, str) and _ANCHORED.fullmatch(pattern) else None
 
 
 def _names(schema: Any) -> set[str] | None:
