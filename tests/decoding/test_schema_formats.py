@@ -82,10 +82,36 @@ def test_the_grammar_takes_what_the_checker_takes(takes: Callable[[Any, Any], bo
         assert takes(schema, text) == conforms(text, fmt), (fmt, text)
 
 
+YEARS = ["0000", "0001", "0004", "1900", "2000", "2023", "2024", "2100", "9999", "123"]
+DAYS = ["00", "01", "28", "29", "30", "31", "32", "1"]
+TIMES = ["00:00:00Z", "23:59:59z", "23:59:60Z", "24:00:00Z", "12:00:00.123+05:30",
+         "12:00:00-23:59", "12:00:00+24:00", "12:00:00", "12:60:00Z", "1:00:00Z"]
+
+
+@pytest.mark.parametrize("fmt", ["date", "date-time"])
+def test_dates_take_what_the_checkers_take(takes: Callable[[Any, Any], bool], fmt: str) -> None:
+    """Every month's last days across leap and common years (llguidance's own `date` took
+    2023-02-29), year 0, and the time forms."""
+    schema = {"type": "string", "format": fmt}
+    months = [f"{m:02d}" for m in range(14)]
+    dates = [f"{y}-{m}-{d}" for y in YEARS for m in months for d in DAYS]
+    texts = dates if fmt == "date" else [
+        f"{date}T{TIMES[i % len(TIMES)]}" for i, date in enumerate(dates)] + [
+        f"2024-02-29{t}{time}" for t in "Tt " for time in TIMES]
+    for text in texts:
+        assert takes(schema, text) == conforms(text, fmt), (fmt, text)
+
+
+def test_time_takes_what_the_checker_takes(takes: Callable[[Any, Any], bool]) -> None:
+    for text in TIMES:
+        assert takes({"type": "string", "format": "time"}, text) == conforms(text, "time"), text
+
+
 def test_the_checkers_disagree_where_the_patterns_do() -> None:
     """Sanity: the strings above tell the formats apart, so the test above tests something."""
+    samples = [*CURATED, *TIMES, "2024-02-29", "2023-02-29", "2024-02-29T00:00:00Z"]
     for fmt in PATTERNS:
-        verdicts = {conforms(text, fmt) for text in CURATED}
+        verdicts = {conforms(text, fmt) for text in samples}
         assert verdicts == {True, False}, fmt
 
 

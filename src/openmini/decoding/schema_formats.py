@@ -1,4 +1,4 @@
-"""String formats llguidance lacks, said as the `pattern` of their grammar.
+"""String formats llguidance lacks or takes too widely, said as the `pattern` of their grammar.
 
 llguidance refuses a `format` it does not implement. Where the format's syntax is a regular
 language these patterns say it exactly, written from the grammar that defines it (RFC 3986
@@ -8,6 +8,10 @@ jsonpointer) or, for IRIs, which have no checker installed, against RFC 3987 §3
 valid when its non-ASCII characters are `ucschar` (`iprivate` in the query) and it is a valid
 URI once they are percent-encoded.
 
+- `date`, `time`, `date-time`, which llguidance has, but wider than their checkers: it takes
+  February 29 of any year and a leap second (`23:59:60`), which the checkers refuse (so a
+  model could write a value that then fails validation). The patterns are the checkers'
+  (rfc3339-validator's expression and calendar, `date.fromisoformat`'s years 1-9999);
 - `uri-reference`: a URI or a relative reference (rfc3986-validator also takes a leading
   zero in the octets of an IPv4 address inside an IPv6 literal, `[::ffff:01.2.3.4]`; the
   pattern keeps to the RFC there);
@@ -68,10 +72,28 @@ def _reference(ucs: str, private: str) -> tuple[str, str]:
     return uri, f"(?:{uri}|{relative})"
 
 
+def _dates() -> tuple[str, str, str]:
+    """(date, time, date-time) as jsonschema's checkers take them (rfc3339-validator and
+    `date.fromisoformat`): years 0001-9999, the days each month has, February 29 in leap
+    years only, no leap second, `T` and `Z` in either case."""
+    year = "(?:[1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])"
+    leap = "(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)"
+    days = ("(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)"
+            "|(?:0[13578]|1[02])-31)")
+    date = f"(?:{year}-{days}|{leap}-02-29)"
+    hours = "(?:[01][0-9]|2[0-3])"
+    time = f"{hours}:[0-5][0-9]:[0-5][0-9](?:\\.[0-9]+)?(?:[Zz]|[+-]{hours}:[0-5][0-9])"
+    return date, time, f"{date}[Tt]{time}"
+
+
 _POINTER = "(?:/(?:[^~/]|~[01])*)*"
+_DATE, _TIME, _DATE_TIME = _dates()
 _URI, _URI_REFERENCE = _reference("", "")
 _IRI, _IRI_REFERENCE = _reference(_UCS, _PRIVATE)
 PATTERNS = {
+    "date": _DATE,
+    "time": _TIME,
+    "date-time": _DATE_TIME,
     "uri-reference": _URI_REFERENCE,
     "iri": _IRI,
     "iri-reference": _IRI_REFERENCE,
