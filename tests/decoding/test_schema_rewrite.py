@@ -61,9 +61,37 @@ def test_a_value_no_other_branch_takes_makes_one_of_disjoint(same_language: Chec
     same_language(schema, [{"email": ""}, {"email": "a@b.co"}, {"email": "nope"}, {}])
 
 
+AB = {"a": {"type": "integer"}, "b": {"type": "integer"}, "c": {"type": "integer"}}
+EXCLUSIVE = [{}, {"a": 1}, {"b": 1}, {"a": 1, "b": 1}, {"c": 1}, {"a": 1, "c": 1},
+             {"b": 1, "c": 1}, {"a": 1, "b": 1, "c": 1}, {"a": "x"}, "s", None]
+
+
+@pytest.mark.parametrize("one_of", [
+    [{"required": ["a"]}, {"required": ["b"]}],  # exactly one of a, b: exclusive parameters
+    [{"required": ["a"]}, {"required": ["b"]}, {"required": ["c"]}],
+    [{"required": ["a", "b"]}, {"required": ["c"]}],
+    [{"anyOf": [{"required": ["a", "b"]}, {"required": ["a", "c"]}]},
+     {"anyOf": [{"required": ["b", "c"]}]}],
+    [{"required": ["a"]}, {"type": "object"}],  # objects without a; a alone never
+])
+def test_overlapping_one_of_with_negatable_branches(same_language: Check,
+                                                    one_of: list[Any]) -> None:
+    """Each branch that may overlap another is taken with that other's negation."""
+    for schema in ({"properties": AB, "oneOf": one_of},
+                   {"type": "object", "properties": AB, "oneOf": one_of}):
+        assert "oneOf" not in json.dumps(rewrite(schema))
+        same_language(schema, EXCLUSIVE)
+
+
+def test_overlapping_types(same_language: Check) -> None:
+    schema = {"oneOf": [{"type": ["string", "null"]}, {"type": "string"}, {"type": "integer"}]}
+    same_language(schema, [None, "s", 1, 1.5, [], {}])  # strings fit two: not one
+
+
 def test_overlapping_one_of_is_still_refused(compiler: GrammarCompiler) -> None:
     for schema in ({"oneOf": [{"enum": ["linux"]}, {"type": "string"}]},
-                   {"oneOf": [{"required": ["a"]}, {"required": ["b"]}]}):
+                   {"oneOf": [{"required": ["a"]}, {"properties": {"b": {"type": "string"}},
+                                                     "required": ["b"]}]}):
         assert "oneOf" in rewrite(schema)
         with pytest.raises(InvalidRequest, match="oneOf") as err:
             compiler.matcher(Constraint.json_schema(schema, "response_format"))

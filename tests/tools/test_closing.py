@@ -114,3 +114,16 @@ def test_a_count_bound_holds_once_the_keys_are_known(compiler: GrammarCompiler,
     assert _takes(compiler, tokenizer, grammar, {"email": "a@b.c"})
     assert not _takes(compiler, tokenizer, grammar, {})
     assert not _takes(compiler, tokenizer, grammar, {"zzz": 1})
+
+
+def test_exclusive_parameters(compiler: GrammarCompiler, tokenizer: Any) -> None:
+    """"Exactly one of `id`, `email`" (`oneOf` of `required`), a common tool shape: it was
+    refused (a `oneOf` whose branches overlap); each branch now excludes the other's key."""
+    lookup = {"type": "object", "properties": {"id": {"type": "integer"},
+                                               "email": {"type": "string"}},
+              "oneOf": [{"required": ["id"]}, {"required": ["email"]}]}
+    grammar = closed(rewrite(lookup))
+    assert _takes(compiler, tokenizer, grammar, {"id": 7})
+    assert _takes(compiler, tokenizer, grammar, {"email": "a@b.c"})
+    for wrong in ({}, {"id": 7, "email": "a@b.c"}, {"id": 7, "zzz": 1}):
+        assert not _takes(compiler, tokenizer, grammar, wrong)

@@ -65,6 +65,33 @@ def without_not(schema: dict[str, Any]) -> Any:
     return {**rest, "type": [t for t in TYPES if t in others]} if others else False
 
 
+def negation(schema: Any) -> Any:
+    """A schema that takes exactly the instances `schema` does not, where one can be said
+    in keywords llguidance has; None otherwise. The forms: `true`/`false`; `required`
+    alone (an object missing one of the names: "exactly one of `a`, `b`" is
+    `oneOf: [{"required": ["a"]}, {"required": ["b"]}]`); `type` alone (the other types);
+    `not`; `anyOf`/`allOf` of such forms (De Morgan)."""
+    if isinstance(schema, bool):
+        return not schema
+    if not isinstance(schema, dict):
+        return None
+    keys = set(schema) - _ANNOTATIONS
+    if keys == {"not"}:
+        return schema["not"]
+    if keys == {"type"}:
+        others = without_not({"not": schema})
+        return None if isinstance(others, dict) and "not" in others else others
+    if keys == {"required"} and isinstance(schema["required"], list):
+        names = schema["required"]
+        return {"type": "object", "anyOf": [{"properties": {n: False}} for n in names]} if (
+            names) else False
+    for key, dual in (("anyOf", "allOf"), ("allOf", "anyOf")):
+        if keys == {key} and isinstance(schema[key], list):
+            parts = [negation(sub) for sub in schema[key]]
+            return None if any(p is None for p in parts) else {dual: parts}
+    return None
+
+
 def expand_types(types: set[str]) -> set[str]:
     """`types` with `integer` where `number` is there (a number type covers integers)."""
     return types | {"integer"} if "number" in types else types

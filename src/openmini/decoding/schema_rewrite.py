@@ -16,8 +16,10 @@ enforced, and every rewrite accepts exactly the instances the original accepts:
   of them, so fitting one is fitting exactly one. llguidance proves disjointness by type and by
   a `const` discriminator; this proof also follows local `$ref`s and `allOf`, compares
   `const`/`enum` values, validates a branch's finite values against the other branch, and
-  sees a property one branch requires and the other forbids. An
-  overlapping `oneOf` (`[{"enum": ["linux"]}, {"type": "string"}]`) stays, and is refused.
+  sees a property one branch requires and the other forbids. Branches that may overlap
+  are each taken with the other's negation where it can be said (schema_negation.py
+  `negation`: exclusive `required` keys, types); any other overlap (`[{"enum": ["linux"]},
+  {"type": "string"}]`) stays, and is refused.
 
 Both run on the schema as written, before the tool grammar closes its objects (tools/closing.py
 `closed`), so a proof never leans on a restriction that validation does not make.
@@ -27,7 +29,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from itertools import combinations
 from typing import Any
 
 from openmini.decoding.schema_counts import without_counts
@@ -36,6 +37,7 @@ from openmini.decoding.schema_negation import (
     TYPES,
     canon,
     expand_types,
+    negation,
     without_conditional,
     without_not,
     without_property_names,
@@ -101,13 +103,27 @@ def _rewrite(schema: Any, root: Any, owner: dict[str, Any] | None = None) -> Any
     if extra:
         out["allOf"] = [*out.get("allOf", []), *extra]
     one = out.get("oneOf")
-    if isinstance(one, list) and all(disjoint(a, b, root) for a, b in combinations(one, 2)):
+    branches = _exactly_one(one, root) if isinstance(one, list) else None
+    if branches is not None:
         del out["oneOf"]
         if "anyOf" in out:  # both: the instance fits one of each list
-            out["allOf"] = [*out.get("allOf", []), {"anyOf": one}]
+            out["allOf"] = [*out.get("allOf", []), {"anyOf": branches}]
         else:
-            out["anyOf"] = one
+            out["anyOf"] = branches
     return out
+
+
+def _exactly_one(one: list[Any], root: Any) -> list[Any] | None:
+    """`oneOf: one` as `anyOf` branches: each branch as written where it is disjoint from
+    the others, else with the negation of each branch it may overlap (`A and not B`); None
+    when such a negation has no form llguidance takes."""
+    overlaps = {i: [j for j in range(len(one)) if j != i and not disjoint(one[i], one[j], root)]
+                for i in range(len(one))}
+    negations = {j: negation(one[j]) for js in overlaps.values() for j in js}
+    if any(n is None for n in negations.values()):
+        return None
+    return [one[i] if not js else {"allOf": [one[i], *(negations[j] for j in js)]}
+            for i, js in overlaps.items()]
 
 
 def _dependencies(schema: dict[str, Any]) -> list[dict[str, Any]]:
