@@ -164,3 +164,20 @@ def test_composed_parameters_are_callable(client: openai.OpenAI) -> None:
     arguments = json.loads(call.function.arguments)
     jsonschema.validate(arguments, params)
     assert set(arguments) <= {"city", "unit", "days", "hours"}
+
+
+def test_exclusive_parameters_are_callable(client: openai.OpenAI) -> None:
+    """"Exactly one of `id`, `email`" (`oneOf` of `required`): a 400 before (overlapping
+    `oneOf`); the call now has one of the two keys, never both, and passes validation."""
+    params = {"type": "object", "properties": {"id": {"type": "integer"},
+                                               "email": {"type": "string", "maxLength": 30}},
+              "oneOf": [{"required": ["id"]}, {"required": ["email"]}]}
+    tool = {"type": "function", "function": {"name": "find_user", "parameters": params}}
+    r = client.chat.completions.create(model=MODEL, tools=[tool],  # type: ignore[arg-type, list-item]
+                                       messages=[{"role": "user", "content": "Find user 42."}],
+                                       tool_choice="required", max_tokens=60, temperature=0,
+                                       parallel_tool_calls=False)
+    [call] = r.choices[0].message.tool_calls or []
+    arguments = json.loads(call.function.arguments)
+    jsonschema.validate(arguments, params)
+    assert len(set(arguments) & {"id", "email"}) == 1
