@@ -105,6 +105,20 @@ def test_conditionals_on_a_property_with_finite_values(same_language: Check,
     same_language(schema, CONDITIONAL_INSTANCES)
 
 
+@pytest.mark.parametrize("schema", [
+    {"type": "object", "properties": PROPS,  # when x is given, so is y
+     "if": {"required": ["x"]}, "then": {"required": ["y"]}},
+    {"type": "object", "properties": PROPS, "if": {"required": ["x", "y"]},
+     "then": {"properties": {"flag": {"const": True}}}, "else": {"required": ["kind"]}},
+    {"properties": PROPS, "if": {"type": "object"}, "then": {"required": ["x"]},
+     "else": {"type": "string"}},
+])
+def test_conditionals_whose_test_can_be_negated(same_language: Check,
+                                                schema: dict[str, Any]) -> None:
+    assert '"if"' not in json.dumps(rewrite(schema))
+    same_language(schema, [*CONDITIONAL_INSTANCES, {"flag": False, "x": 1, "y": 2}, "s", 3, None])
+
+
 def test_conditionals_on_open_values_are_refused(compiler: GrammarCompiler) -> None:
     schema = {"type": "object", "properties": {"kind": {"type": "string"}, "x": {}},
               "if": {"properties": {"kind": {"const": "a"}}}, "then": {"required": ["x"]}}

@@ -23,6 +23,9 @@ rewritten the subschemas); any other form stays, and the schema is refused namin
   the one whose `allOf` holds the conditional): `anyOf: [if and then, (if fails) and else]`,
   where "if fails" names the property's other values. That is the common form (a kind field
   that decides what else is required).
+- `if`/`then`/`else` where `if` has a `negation` (below): `required` alone ("when `x` is
+  given, so is `y`"), `type` alone, or `anyOf`/`allOf` of those: `anyOf: [if and then,
+  not-if and else]`.
 """
 
 from __future__ import annotations
@@ -167,7 +170,11 @@ def without_conditional(schema: dict[str, Any], owner: dict[str, Any]) -> dict[s
     found = _tested(test)
     domain = _domain(owner, found[0]) if found is not None else None
     if found is None or domain is None or not _is_object(owner):
-        return schema
+        negated = negation(test)  # or an `if` that can be negated itself: `{"required": [p]}`
+        if negated is None:
+            return schema
+        either = [{"allOf": [test, then]}, {"allOf": [negated, other]}]
+        return {**rest, "allOf": [*rest.get("allOf", []), {"anyOf": either}]}
     name, values, required = found
     outside = [v for v in domain if canon(v) not in {canon(x) for x in values}]
     absent = {"properties": {name: False}}
