@@ -70,10 +70,10 @@ def without_not(schema: dict[str, Any]) -> Any:
 
 def negation(schema: Any) -> Any:
     """A schema that takes exactly the instances `schema` does not, where one can be said
-    in keywords llguidance has; None otherwise. The forms: `true`/`false`; `required`
-    alone (an object missing one of the names: "exactly one of `a`, `b`" is
-    `oneOf: [{"required": ["a"]}, {"required": ["b"]}]`); `type` alone (the other types);
-    `not`; `anyOf`/`allOf` of such forms (De Morgan)."""
+    in keywords llguidance has; None otherwise. The forms: `true`/`false`; `type` alone (the
+    other types); an object of `required` names ("exactly one of `a`, `b`" is
+    `oneOf: [{"required": ["a"]}, {"required": ["b"]}]`) and `properties` whose schemas
+    have negations; `not`; `anyOf`/`allOf` of such forms (De Morgan)."""
     if isinstance(schema, bool):
         return not schema
     if not isinstance(schema, dict):
@@ -84,15 +84,35 @@ def negation(schema: Any) -> Any:
     if keys == {"type"}:
         others = without_not({"not": schema})
         return None if isinstance(others, dict) and "not" in others else others
-    if keys == {"required"} and isinstance(schema["required"], list):
-        names = schema["required"]
-        return {"type": "object", "anyOf": [{"properties": {n: False}} for n in names]} if (
-            names) else False
+    if keys and keys <= {"type", "properties", "required"} and keys != {"type"}:
+        return _object_negation(schema)
     for key, dual in (("anyOf", "allOf"), ("allOf", "anyOf")):
         if keys == {key} and isinstance(schema[key], list):
             parts = [negation(sub) for sub in schema[key]]
             return None if any(p is None for p in parts) else {dual: parts}
     return None
+
+
+def _object_negation(schema: dict[str, Any]) -> Any:
+    """`not` of `{"type": "object", "properties": P, "required": R}` (type optional): not
+    an object (when typed), or an object missing a name of R or with a property of P whose
+    value fits that property's negation."""
+    kind, props, names = schema.get("type"), schema.get("properties", {}), schema.get(
+        "required", [])
+    if kind not in (None, "object", ["object"]) or not isinstance(props, dict) or not (
+            isinstance(names, list)):
+        return None
+    fails: list[Any] = [{"properties": {n: False}} for n in names]
+    for name, sub in props.items():
+        negated = negation(sub) if sub not in ({}, True) else False
+        if negated is None:
+            return None
+        if negated is not False:
+            fails.append({"properties": {name: negated}, "required": [name]})
+    either: list[Any] = [{"type": "object", "anyOf": fails}] if fails else []
+    if kind is not None:
+        either.append({"type": [t for t in TYPES if t not in ("object",)]})
+    return {"anyOf": either} if either else False
 
 
 def expand_types(types: set[str]) -> set[str]:
