@@ -102,6 +102,7 @@ def test_overlapping_objects_with_typed_properties(same_language: Check) -> None
 def test_overlapping_types(same_language: Check) -> None:
     schema = {"oneOf": [{"type": ["string", "null"]}, {"type": "string"}, {"type": "integer"}]}
     same_language(schema, [None, "s", 1, 1.5, [], {}])  # strings fit two: not one
+    same_language({"oneOf": [{"type": "string"}, {"title": "anything"}]}, ["s", 1, None, {}])
 
 
 def test_overlapping_one_of_is_still_refused(compiler: GrammarCompiler) -> None:

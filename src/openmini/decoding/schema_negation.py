@@ -79,6 +79,8 @@ def negation(schema: Any) -> Any:
     if not isinstance(schema, dict):
         return None
     keys = set(schema) - _ANNOTATIONS
+    if not keys:  # takes everything
+        return False
     if keys == {"not"}:
         return schema["not"]
     if keys == {"type"}:
