@@ -86,7 +86,7 @@ def negation(schema: Any) -> Any:
     if keys == {"type"}:
         others = without_not({"not": schema})
         return None if isinstance(others, dict) and "not" in others else others
-    if keys and keys <= {"type", "properties", "required"} and keys != {"type"}:
+    if keys <= {"type", "properties", "required"} and keys != {"type"}:
         return _object_negation(schema)
     for key, dual in (("anyOf", "allOf"), ("allOf", "anyOf")):
         if keys == {key} and isinstance(schema[key], list):
@@ -106,14 +106,14 @@ def _object_negation(schema: dict[str, Any]) -> Any:
         return None
     fails: list[Any] = [{"properties": {n: False}} for n in names]
     for name, sub in props.items():
-        negated = negation(sub) if sub not in ({}, True) else False
+        negated = negation(sub)  # False for `{}`/`true`: nothing fails there
         if negated is None:
             return None
         if negated is not False:
             fails.append({"properties": {name: negated}, "required": [name]})
     either: list[Any] = [{"type": "object", "anyOf": fails}] if fails else []
     if kind is not None:
-        either.append({"type": [t for t in TYPES if t not in ("object",)]})
+        either.append({"type": [t for t in TYPES if t != "object"]})
     return {"anyOf": either} if either else False
 
 

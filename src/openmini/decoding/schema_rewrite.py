@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from itertools import combinations
 from typing import Any
 
 from openmini.decoding.schema_counts import without_counts
@@ -117,9 +118,12 @@ def _exactly_one(one: list[Any], root: Any) -> list[Any] | None:
     """`oneOf: one` as `anyOf` branches: each branch as written where it is disjoint from
     the others, else with the negation of each branch it may overlap (`A and not B`); None
     when such a negation has no form llguidance takes."""
-    overlaps = {i: [j for j in range(len(one)) if j != i and not disjoint(one[i], one[j], root)]
-                for i in range(len(one))}
-    negations = {j: negation(one[j]) for js in overlaps.values() for j in js}
+    overlaps: dict[int, list[int]] = {i: [] for i in range(len(one))}
+    for i, j in combinations(range(len(one)), 2):  # disjoint() is symmetric: each pair once
+        if not disjoint(one[i], one[j], root):
+            overlaps[i].append(j)
+            overlaps[j].append(i)
+    negations = {j: negation(one[j]) for j in {j for js in overlaps.values() for j in js}}
     if any(n is None for n in negations.values()):
         return None
     return [one[i] if not js else {"allOf": [one[i], *(negations[j] for j in js)]}

@@ -45,9 +45,10 @@ def closed(schema: Any) -> Any:
         return schema
     shared: set[str] = set()
     _refs_in_place(schema, shared, top=True)
-    out = _closed(schema, schema, top="#" not in shared)
+    body = {k: v for k, v in schema.items() if k not in DEFS or not isinstance(v, dict)}
+    out = _closed(body, schema, top="#" not in shared)  # the definitions once, below
     for key in DEFS:
-        if isinstance(out.get(key), dict):
+        if isinstance(schema.get(key), dict):
             out[key] = {name: _closed(sub, schema, top=f"#/{key}/{name}" not in shared)
                         for name, sub in schema[key].items()}
     return out
