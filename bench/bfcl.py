@@ -2,8 +2,11 @@
 
 Data: /work/shared/benchmarks/bfcl (first 60 cases of simple, multiple, parallel,
 parallel_multiple, irrelevance), scored with BFCL's AST checker (bench/bfcl_check.py).
-openmini runs in-process behind its HTTP app (httpx ASGITransport, no network); greedy, the
-same max_tokens for every arm; up to --parallel requests at once. Arms:
+openmini runs in-process behind its HTTP app (httpx ASGITransport, no network); greedy by
+default, the same max_tokens for every arm; up to --parallel requests at once. With
+--temperature T --samples K every case is run K times in every arm, sample s with `seed` s (the
+engine's sampler is per sequence, so a draw does not depend on the batch it ran in); accuracy
+is then the share of all K x N runs, with each sample's own accuracy shown beside it. Arms:
 
 - auto: `tools` (BFCL's schemas mapped to JSON Schema: dict->object, float->number,
   tuple->array, any->no type, `optional` dropped; dots in names -> "_", as BFCL does for
@@ -64,6 +67,7 @@ class Result:
     id: str
     category: str
     arm: str
+    sample: int = 0
     calls: list[Call] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # calls present but unreadable
     content: str = ""
@@ -95,9 +99,12 @@ def same_prompt(template: Any, case: Case) -> bool:
 
 # --- one request --------------------------------------------------------------------------
 
-def body(case: Case, arm: str, model: str, max_tokens: int) -> dict[str, Any]:
-    out: dict[str, Any] = {"model": model, "messages": case.messages, "temperature": 0.0,
-                           "max_tokens": max_tokens}
+def body(case: Case, arm: str, model: str, max_tokens: int, temperature: float = 0.0,
+         seed: int = 0) -> dict[str, Any]:
+    out: dict[str, Any] = {"model": model, "messages": case.messages,
+                           "temperature": temperature, "max_tokens": max_tokens}
+    if temperature > 0:
+        out["seed"] = seed
     if arm == "prompt":
         system = {"role": "system", "content": system_prompt(case.tools)}
         return {**out, "messages": [system, *case.messages]}
@@ -154,9 +161,9 @@ def well_formed_and_valid(case: Case, calls: list[Call]) -> tuple[int, int]:
 
 
 async def run_case(client: httpx.AsyncClient, case: Case, arm: str, model: str,
-                   max_tokens: int) -> Result:
-    res = Result(case.id, case.category, arm)
-    req = body(case, arm, model, max_tokens)
+                   a: Any, sample: int = 0) -> Result:
+    res = Result(case.id, case.category, arm, sample)
+    req = body(case, arm, model, a.max_tokens, a.temperature, sample)
     try:
         resp = await client.post("/v1/chat/completions", json=req)
         if resp.status_code != 200:
@@ -188,16 +195,17 @@ async def run_arm(client: httpx.AsyncClient, cases: list[Case], arm: str, model:
                   a: Any) -> tuple[list[Result], float]:
     gate = asyncio.Semaphore(a.parallel)
 
-    async def one(case: Case) -> Result:
+    async def one(case: Case, sample: int) -> Result:
         async with gate:
-            res = await run_case(client, case, arm, model, a.max_tokens)
+            res = await run_case(client, case, arm, model, a, sample)
         if a.show:
-            print(f"  {case.id} {arm}: {'ok' if not res.wrong else 'WRONG ' + res.wrong[:120]} "
+            verdict_ = "ok" if not res.wrong else "WRONG " + res.wrong[:120]
+            print(f"  {case.id}#{sample} {arm}: {verdict_} "
                   f"| calls {res.calls!r:.160} | text {res.content[:80]!r}", flush=True)
         return res
 
     t0 = time.perf_counter()
-    results = await asyncio.gather(*(one(c) for c in cases))
+    results = await asyncio.gather(*(one(c, s) for s in range(a.samples) for c in cases))
     return list(results), time.perf_counter() - t0
 
 
@@ -226,24 +234,38 @@ def accuracy(rs: list[Result]) -> float:
     return ratio(sum(not r.wrong for r in rs), len(rs))
 
 
+def cell(rs: list[Result]) -> str:
+    """Accuracy over all runs; with several samples, each sample's own after it."""
+    if not rs:
+        return "-"
+    samples = sorted({r.sample for r in rs})
+    each = "/".join(f"{100 * accuracy([r for r in rs if r.sample == s]):.1f}" for s in samples)
+    return f"{100 * accuracy(rs):.1f}%" + (f" ({each})" if len(samples) > 1 else "")
+
+
+def decoding(a: Any) -> str:
+    return "greedy" if a.temperature == 0 else (
+        f"temperature {a.temperature}, {a.samples} samples (seeds 0-{a.samples - 1})")
+
+
 def report(a: Any, results: dict[tuple[str, str], list[Result]],
            walls: dict[tuple[str, str], float], same: dict[str, str]) -> dict[str, Any]:
     cats = [c for c in a.categories if any((c, arm) in results for arm in a.arms)]
     arms = [arm for arm in ARMS if arm in a.arms]
     rows, wins, wins_req = [], 0, Counter[bool]()
     for cat in [*cats, "all"]:
-        acc = {arm: accuracy([r for (c, m), rs in results.items() if m == arm
-                              and cat in (c, "all") for r in rs]) for arm in arms}
+        runs = {arm: [r for (c, m), rs in results.items() if m == arm and cat in (c, "all")
+                      for r in rs] for arm in arms}
+        acc = {arm: accuracy(runs[arm]) for arm in arms}
         n = max(sum(len(rs) for (c, m), rs in results.items() if m == arm and cat in (c, "all"))
                 for arm in arms)
         diff = acc.get("auto", float("nan")) - acc.get("prompt", float("nan"))
         wins += cat != "all" and diff > 0
         if cat not in ("all", "irrelevance") and "required" in arms and "prompt" in arms:
             wins_req[acc["required"] > acc["prompt"]] += 1
-        rows.append([cat, n, *(f"{100 * acc[m]:.1f}%" if acc[m] == acc[m] else "-"
-                               for m in arms), f"{100 * diff:+.1f}" if diff == diff else "-",
-                     same.get(cat, "")])
-    table(f"BFCL sample accuracy (BFCL AST checker), {a.model}, greedy, max_tokens "
+        rows.append([cat, n, *(cell(runs[m]) for m in arms),
+                     f"{100 * diff:+.1f}" if diff == diff else "-", same.get(cat, "")])
+    table(f"BFCL sample accuracy (BFCL AST checker), {a.model}, {decoding(a)}, max_tokens "
           f"{a.max_tokens}", ["category", "cases", *(LABEL[m] for m in arms),
                               "auto - prompt (pts)", "same prompt"], rows)
     if "required" in arms:
@@ -309,9 +331,15 @@ async def main() -> None:
     p.add_argument("--ctx-size", type=int, default=4096, help="context per sequence")
     p.add_argument("--retries", type=int, default=0, help="server tool_call_retries")
     p.add_argument("--show", action="store_true", help="print every case's outcome")
+    p.add_argument("--temperature", type=float, default=0.0,
+                   help="every arm; 0 (default) is greedy, 1 is the API's default")
+    p.add_argument("--samples", type=int, default=1,
+                   help="runs of each case per arm, seeds 0..K-1 (with --temperature > 0)")
     a = p.parse_args()
     if a.quick:
         a.limit, a.max_tokens = min(a.limit, 2), min(a.max_tokens, 128)
+    if a.samples < 1 or (a.samples > 1 and a.temperature == 0):
+        p.error("--samples K > 1 needs --temperature > 0 (greedy runs repeat themselves)")
 
     from openmini.backends.local import LocalBackend
     from openmini.config import EngineConfig, ServerConfig

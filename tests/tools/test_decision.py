@@ -97,7 +97,7 @@ def test_after_thinking_it_sees_answer_tokens_and_rollbacks_only() -> None:
     wrapped.process([7, 7], answer)
     wrapped.accept(3)
     wrapped.rollback(5)  # back into the thinking block: clamped, undecided again
-    assert decision._since is None
+    assert decision._trail is None
 
 
 def test_a_spelled_tag_counts_as_a_call_and_is_masked_either_way() -> None:

@@ -69,7 +69,7 @@ class LocalBackend:
         self._compiler_lock = threading.Lock()
         self._compiler: Any = None
         self._tags: CallFormat | None = None
-        self._masks: dict[bool, tuple[Any, Any]] = {}  # _call_masks, per json_calls
+        self._masks: dict[bool, tuple[Any, Any, Any]] = {}  # _call_masks, per json_calls
         self._think: ThinkFormat | None = None
         self._think_tokens: tuple[list[int], list[int]] = ([], [])  # set with _think
 
@@ -191,23 +191,26 @@ class LocalBackend:
         from openmini.tools.decision import TextDecision
 
         # with a response format, a JSON answer is not a call
-        opens, spelled = self._call_masks(fmt.open_id, request.constraint is None)
+        opens, spelled, fence = self._call_masks(fmt.open_id, request.constraint is None)
         threshold = self.tool_text_threshold
-        return lambda: TextDecision(opens, spelled, threshold)
+        return lambda: TextDecision(opens, spelled, threshold, fence)
 
-    def _call_masks(self, open_id: int, json_calls: bool) -> tuple[Any, Any]:
-        """(tokens that open a call, tokens that spell the tag as text): built once per
-        variant (calls written as JSON or not), as they depend on the vocabulary only."""
+    def _call_masks(self, open_id: int, json_calls: bool) -> tuple[Any, Any, Any]:
+        """(tokens that open a call, tokens that spell the tag as text, the json fence a call
+        may open with): built once per variant (calls written as JSON or not), as they
+        depend on the vocabulary only."""
         masks = self._masks.get(json_calls)
         if masks is None:
-            from openmini.tools.decision import spelled_tag, token_mask
+            from openmini.tools.decision import Fence, fence_pattern, spelled_tag, token_mask
             from openmini.tools.grammar import JSON_OPENERS, OPEN
 
             n_vocab, matching = self.model.n_vocab, self.model.tokens_matching
             openers = b"[" + re.escape(JSON_OPENERS.encode()) + b"].*"
             json_openers = matching(openers) if json_calls else None
+            fence = Fence(n_vocab, self.model.pieces_matching(fence_pattern()),
+                          token_mask(n_vocab, matching(rb"`.*"))) if json_calls else None
             masks = (token_mask(n_vocab, open_id, json_openers),
-                     token_mask(n_vocab, matching(spelled_tag(OPEN))))
+                     token_mask(n_vocab, matching(spelled_tag(OPEN))), fence)
             self._masks[json_calls] = masks
         return masks
 

@@ -75,6 +75,7 @@ class LlamaModel:
         self._closed = False
         self._pieces: dict[int, bytes] = {}
         self._by_pattern: dict[bytes, np.ndarray] = {}
+        self._pieces_by_pattern: dict[bytes, dict[int, bytes]] = {}
         self._buf = ctypes.create_string_buffer(256)
         self.eog_ids = frozenset(
             t for t in range(self.n_vocab) if ll.llama_vocab_is_eog(self.vocab, t)
@@ -145,12 +146,21 @@ class LlamaModel:
         per pattern; safe off the engine thread: its own buffer, not `piece()`'s)."""
         hit = self._by_pattern.get(pattern)
         if hit is None:
-            regex, buf, ids = re.compile(pattern, re.DOTALL), ctypes.create_string_buffer(256), []
+            ids = list(self.pieces_matching(pattern))
+            hit = self._by_pattern[pattern] = np.array(ids, dtype=np.int64)
+        return hit
+
+    def pieces_matching(self, pattern: bytes) -> dict[int, bytes]:
+        """The tokens whose whole bytes match `pattern`, with their bytes (computed once per
+        pattern, off the engine thread as `tokens_matching`)."""
+        hit = self._pieces_by_pattern.get(pattern)
+        if hit is None:
+            regex, buf, hit = re.compile(pattern, re.DOTALL), ctypes.create_string_buffer(256), {}
             for t in range(self.n_vocab):
                 n = ll.llama_token_to_piece(self.vocab, t, buf, len(buf), 0, False)
                 if n > 0 and regex.fullmatch(buf.raw[:n]):
-                    ids.append(t)
-            hit = self._by_pattern[pattern] = np.array(ids, dtype=np.int64)
+                    hit[t] = buf.raw[:n]
+            self._pieces_by_pattern[pattern] = hit
         return hit
 
     def detokenize(self, tokens: list[int]) -> str:

@@ -22,6 +22,11 @@ first token there in auto mode), which the grammar can only read as prose, and w
 turn a call into text. Those tokens count towards the call, and are masked either way: a text
 answer then starts elsewhere, a call opens with the real tag or as JSON.
 
+A call decided on a backtick is held to the ```json fence (`Fence`) until the fence is open:
+the grammar also takes a bare or other code fence as prose (a code answer may open with one),
+and a call decided must not turn into text on its second token (sampled BFCL on `fast`:
+"```" then "\\njson\\n{..." wrote the call as text).
+
 Used only where a call opens on a token of its own: with special call-tag tokens (Qwen2.5);
 where the tag is plain text the call is found lazily and no single token decides.
 """
@@ -33,20 +38,59 @@ from collections.abc import Sequence
 import numpy as np
 
 
+class Fence:
+    """The ```json fence, token by token: which tokens keep to it after `offset` of its bytes,
+    and where a token leaves the offset. Built once per vocabulary from `pieces`: the tokens
+    that fit the fence at some offset (`fence_pattern()`), with their bytes."""
+
+    OPEN = b"```json\n"
+
+    def __init__(self, n_vocab: int, pieces: dict[int, bytes], backticks: np.ndarray) -> None:
+        self.backticks = backticks  # bool: every token that starts with "`"
+        self.fits = [token_mask(n_vocab, np.array([t for t, b in pieces.items()
+                                                   if _fits(b, self.OPEN[k:])], dtype=np.int64))
+                     for k in range(len(self.OPEN))]
+        self._length = {t: len(b) for t, b in pieces.items()}
+
+    def after(self, offset: int, token: int) -> int | None:
+        """The offset once `token` is written at `offset`; None once the fence is open."""
+        k = offset + self._length.get(token, len(self.OPEN))
+        return k if k < len(self.OPEN) else None
+
+
+def _fits(piece: bytes, rest: bytes) -> bool:
+    return rest.startswith(piece) or piece.startswith(rest)
+
+
+def fence_pattern() -> bytes:
+    """A bytes regex for the tokens that fit the fence at some offset: a prefix of what is
+    left of it, or all of that and more."""
+    import re
+
+    rest = [Fence.OPEN[k:].decode() for k in range(len(Fence.OPEN))]
+    return b"|".join(b"(" + spelled_tag(r) + b")|" + re.escape(r).encode() + b".*"
+                     for r in rest)
+
+
 class TextDecision:
     """At the answer's first token, keep only prose or only call openings (see module doc).
     `p_text` holds the share it decided on (None before); `text` the outcome."""
 
-    def __init__(self, opens_call: np.ndarray, spelled: np.ndarray, threshold: float) -> None:
+    def __init__(self, opens_call: np.ndarray, spelled: np.ndarray, threshold: float,
+                 fence: Fence | None = None) -> None:
         self._opens_call = opens_call  # bool over the vocabulary
         self._spelled = spelled  # bool: prefixes of the tag in plain text (and not openers)
         self.threshold = threshold
+        self._fence = fence
         self.p_text: float | None = None
         self.text: bool | None = None
-        self._since: int | None = None  # tokens accepted since the decision; None: not yet
+        # fence offset after each token since the decision (None: free); None: not decided
+        self._trail: list[int | None] | None = None
 
     def process(self, generated: Sequence[int], logits: np.ndarray) -> None:
-        if self._since is not None:
+        if self._trail is not None:
+            if self._trail and self._trail[-1] is not None and self._fence is not None:
+                logits[~self._fence.fits[self._trail[-1]]] = -np.inf
             return
         allowed = np.isfinite(logits)
         call = allowed & self._opens_call
@@ -59,18 +103,27 @@ class TextDecision:
         self.p_text = float(weights[prose[allowed]].sum() / weights.sum())
         self.text = self.p_text >= self.threshold
         logits[(call if self.text else prose) | spelled] = -np.inf
-        self._since = 0
+        if not self.text and self._fence is not None:  # a backtick opens the json fence
+            logits[self._fence.backticks & ~self._fence.fits[0]] = -np.inf
+        self._trail = []
 
     def accept(self, token: int) -> None:
-        if self._since is not None:
-            self._since += 1
+        if self._trail is None:
+            return
+        offset = self._trail[-1] if self._trail else (0 if self._on_fence(token) else None)
+        if offset is not None and self._fence is not None:
+            offset = self._fence.after(offset, token)
+        self._trail.append(offset)
+
+    def _on_fence(self, token: int) -> bool:
+        return not self.text and self._fence is not None and bool(self._fence.backticks[token])
 
     def rollback(self, n: int) -> None:
         """bad_words backtracking that takes back the deciding token decides again."""
-        if self._since is not None:
-            self._since -= n
-            if self._since <= 0:
-                self._since = None
+        if self._trail is not None:
+            del self._trail[max(0, len(self._trail) - n):]
+            if not self._trail:
+                self._trail = None
 
 
 def spelled_tag(tag: str) -> bytes:
