@@ -196,19 +196,19 @@ class LocalBackend:
         return lambda: TextDecision(opens, spelled, threshold, fence)
 
     def _call_masks(self, open_id: int, json_calls: bool) -> tuple[Any, Any, Any]:
-        """(tokens that open a call, tokens that spell the tag as text, the json fence a call
-        may open with): built once per variant (calls written as JSON or not), as they
-        depend on the vocabulary only."""
+        """(tokens that open a call, tokens that spell the tag as text, the fence a call
+        decided on ``` may open): built once per variant (calls written as JSON or not), as
+        they depend on the vocabulary only."""
         masks = self._masks.get(json_calls)
         if masks is None:
-            from openmini.tools.decision import Fence, fence_pattern, spelled_tag, token_mask
+            from openmini.tools.decision import Fence, spelled_tag, token_mask
             from openmini.tools.grammar import JSON_OPENERS, OPEN
 
             n_vocab, matching = self.model.n_vocab, self.model.tokens_matching
             openers = b"[" + re.escape(JSON_OPENERS.encode()) + b"].*"
             json_openers = matching(openers) if json_calls else None
-            fence = Fence(n_vocab, self.model.pieces_matching(fence_pattern()),
-                          token_mask(n_vocab, matching(rb"`.*"))) if json_calls else None
+            pieces = self.model.pieces_matching(Fence.PATTERN) if json_calls else None
+            fence = Fence(n_vocab, pieces) if pieces is not None else None
             masks = (token_mask(n_vocab, open_id, json_openers),
                      token_mask(n_vocab, matching(spelled_tag(OPEN))), fence)
             self._masks[json_calls] = masks

@@ -22,10 +22,12 @@ first token there in auto mode), which the grammar can only read as prose, and w
 turn a call into text. Those tokens count towards the call, and are masked either way: a text
 answer then starts elsewhere, a call opens with the real tag or as JSON.
 
-A call decided on a backtick is held to the ```json fence (`Fence`) until the fence is open:
-the grammar also takes a bare or other code fence as prose (a code answer may open with one),
-and a call decided must not turn into text on its second token (sampled BFCL on `fast`:
-"```" then "\\njson\\n{..." wrote the call as text).
+``` counts as a call opening, though the grammar also lets it open a code block (a coding model
+asked for code with tools on offer writes ``` first): decided "call", the model may go on
+with ```json (a call) or ```python (a code answer), but not with a bare fence (`Fence`). A
+bare fence is where a call decided on ``` turned into text holding calls (sampled BFCL on
+`fast`: "```\\njson\\n{...}" and "```\\n```\\n{...}", 2 of 180 simple answers); a code answer
+usually names its language.
 
 Used only where a call opens on a token of its own: with special call-tag tokens (Qwen2.5);
 where the tag is plain text the call is found lazily and no single token decides.
@@ -39,37 +41,34 @@ import numpy as np
 
 
 class Fence:
-    """The ```json fence, token by token: which tokens keep to it after `offset` of its bytes,
-    and where a token leaves the offset. Built once per vocabulary from `pieces`: the tokens
-    that fit the fence at some offset (`fence_pattern()`), with their bytes."""
+    """The backticks a call decided on one goes on with: a ```json fence (a call) or a fence
+    with another info string (a code answer), never a bare fence (see module doc). `bans[k]`:
+    the tokens that, after k backticks, would make a bare fence of them or leave the fence;
+    `after` counts the backticks. Built once per vocabulary from `pieces`: the tokens that
+    start with a backtick or whitespace (`PATTERN`), with their bytes."""
 
-    OPEN = b"```json\n"
+    PATTERN = rb"[`\s].*"
 
-    def __init__(self, n_vocab: int, pieces: dict[int, bytes], backticks: np.ndarray) -> None:
-        self.backticks = backticks  # bool: every token that starts with "`"
-        self.fits = [token_mask(n_vocab, np.array([t for t, b in pieces.items()
-                                                   if _fits(b, self.OPEN[k:])], dtype=np.int64))
-                     for k in range(len(self.OPEN))]
-        self._length = {t: len(b) for t, b in pieces.items()}
+    def __init__(self, n_vocab: int, pieces: dict[int, bytes]) -> None:
+        self.bans = [token_mask(n_vocab, np.array([t for t, b in pieces.items()
+                                                   if not _opens_fence(b"`" * k + b)],
+                                                  dtype=np.int64)) for k in range(4)]
+        self._ticks = {t: len(b) for t, b in pieces.items() if b.startswith(b"`")}
 
-    def after(self, offset: int, token: int) -> int | None:
-        """The offset once `token` is written at `offset`; None once the fence is open."""
-        k = offset + self._length.get(token, len(self.OPEN))
-        return k if k < len(self.OPEN) else None
-
-
-def _fits(piece: bytes, rest: bytes) -> bool:
-    return rest.startswith(piece) or piece.startswith(rest)
+    def after(self, ticks: int, token: int) -> int | None:
+        """Backticks written once `token` follows `ticks` of them; None once past the fence's
+        opening (three backticks and the first byte of its info string)."""
+        n = ticks + self._ticks.get(token, 4)
+        return n if n <= 3 else None
 
 
-def fence_pattern() -> bytes:
-    """A bytes regex for the tokens that fit the fence at some offset: a prefix of what is
-    left of it, or all of that and more."""
-    import re
-
-    rest = [Fence.OPEN[k:].decode() for k in range(len(Fence.OPEN))]
-    return b"|".join(b"(" + spelled_tag(r) + b")|" + re.escape(r).encode() + b".*"
-                     for r in rest)
+def _opens_fence(text: bytes) -> bool:
+    """`text` is up to three backticks, or three and the start of an info string."""
+    head = text[:4]
+    if len(head) <= 3:
+        return head == b"`" * len(head)
+    return head[:3] == b"```" and head[3:] not in (b"`", b" ", b"\t", b"\n", b"\r", b"\x0b",
+                                                   b"\x0c")
 
 
 class TextDecision:
@@ -84,13 +83,14 @@ class TextDecision:
         self._fence = fence
         self.p_text: float | None = None
         self.text: bool | None = None
-        # fence offset after each token since the decision (None: free); None: not decided
+        # per token since the decision, the backticks a call has opened with (None: past
+        # them, or none); None: not decided yet
         self._trail: list[int | None] | None = None
 
     def process(self, generated: Sequence[int], logits: np.ndarray) -> None:
         if self._trail is not None:
             if self._trail and self._trail[-1] is not None and self._fence is not None:
-                logits[~self._fence.fits[self._trail[-1]]] = -np.inf
+                logits[self._fence.bans[self._trail[-1]]] = -np.inf
             return
         allowed = np.isfinite(logits)
         call = allowed & self._opens_call
@@ -103,20 +103,17 @@ class TextDecision:
         self.p_text = float(weights[prose[allowed]].sum() / weights.sum())
         self.text = self.p_text >= self.threshold
         logits[(call if self.text else prose) | spelled] = -np.inf
-        if not self.text and self._fence is not None:  # a backtick opens the json fence
-            logits[self._fence.backticks & ~self._fence.fits[0]] = -np.inf
+        if not self.text and self._fence is not None:  # no bare code fence
+            logits[self._fence.bans[0]] = -np.inf
         self._trail = []
 
     def accept(self, token: int) -> None:
         if self._trail is None:
             return
-        offset = self._trail[-1] if self._trail else (0 if self._on_fence(token) else None)
-        if offset is not None and self._fence is not None:
-            offset = self._fence.after(offset, token)
-        self._trail.append(offset)
-
-    def _on_fence(self, token: int) -> bool:
-        return not self.text and self._fence is not None and bool(self._fence.backticks[token])
+        ticks = self._trail[-1] if self._trail else (None if self.text else 0)
+        if ticks is not None and self._fence is not None:
+            ticks = self._fence.after(ticks, token)
+        self._trail.append(ticks)
 
     def rollback(self, n: int) -> None:
         """bad_words backtracking that takes back the deciding token decides again."""
