@@ -24,10 +24,11 @@ answer then starts elsewhere, a call opens with the real tag or as JSON.
 
 ``` counts as a call opening, though the grammar also lets it open a code block (a coding model
 asked for code with tools on offer writes ``` first): decided "call", the model may go on
-with ```json (a call) or ```python (a code answer), but not with a bare fence (`Fence`). A
-bare fence is where a call decided on ``` turned into text holding calls (sampled BFCL on
-`fast`: "```\\njson\\n{...}" and "```\\n```\\n{...}", 2 of 180 simple answers); a code answer
-usually names its language.
+with ```json (a call) or ```python (a code answer), but not with a bare fence or a symbol
+(`Fence`: the info string must start with a letter). That is where a call decided on ```
+turned into text holding calls (sampled BFCL on `fast`: "```\\njson\\n{...}" and
+"```\\n```\\n{...}", 2 of 180 simple answers; with the bare fence masked, "```.\\n{...}");
+a code answer names its language.
 
 Used only where a call opens on a token of its own: with special call-tag tokens (Qwen2.5);
 where the tag is plain text the call is found lazily and no single token decides.
@@ -42,16 +43,19 @@ import numpy as np
 
 class Fence:
     """The backticks a call decided on one goes on with: a ```json fence (a call) or a fence
-    with another info string (a code answer), never a bare fence (see module doc). `bans[k]`:
-    the tokens that, after k backticks, would make a bare fence of them or leave the fence;
+    that names another language (a code answer), never a bare fence or one whose info string
+    starts with a symbol (see module doc). `bans[k]`: the tokens that, after k backticks,
+    would make such a fence of them or leave the fence;
     `after` counts the backticks. Built once per vocabulary from `pieces`: the tokens that
-    start with a backtick or whitespace (`PATTERN`), with their bytes."""
+    do not start with a letter (`PATTERN`), with their bytes."""
 
-    PATTERN = rb"[`\s].*"
+    PATTERN = rb"[^A-Za-z].*"
 
     def __init__(self, n_vocab: int, pieces: dict[int, bytes]) -> None:
+        # at the decision (k = 0) only tokens that start with a backtick are held to it
         self.bans = [token_mask(n_vocab, np.array([t for t, b in pieces.items()
-                                                   if not _opens_fence(b"`" * k + b)],
+                                                   if (k or b[:1] == b"`")
+                                                   and not _opens_fence(b"`" * k + b)],
                                                   dtype=np.int64)) for k in range(4)]
         self._ticks = {t: len(b) for t, b in pieces.items() if b.startswith(b"`")}
 
@@ -63,12 +67,11 @@ class Fence:
 
 
 def _opens_fence(text: bytes) -> bool:
-    """`text` is up to three backticks, or three and the start of an info string."""
+    """`text` is up to three backticks, or three and a letter: the language's name."""
     head = text[:4]
     if len(head) <= 3:
         return head == b"`" * len(head)
-    return head[:3] == b"```" and head[3:] not in (b"`", b" ", b"\t", b"\n", b"\r", b"\x0b",
-                                                   b"\x0c")
+    return head[:3] == b"```" and head[3:].isalpha()
 
 
 class TextDecision:
