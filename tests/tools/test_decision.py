@@ -117,13 +117,14 @@ def test_spelled_tag_pattern_matches_prefixes_only() -> None:
     assert not any(pattern.fullmatch(p) for p in (b"", b"<div", b"tool", b"<tool_call>x"))
 
 
-def pieces_starting(vocab: Any, pattern: bytes) -> np.ndarray:
-    buf, regex, ids = ctypes.create_string_buffer(256), re.compile(pattern, re.DOTALL), []
+def pieces_of(vocab: Any, pattern: bytes) -> dict[int, bytes]:
+    """The tokens whose whole bytes match `pattern`, with their bytes."""
+    buf, regex, out = ctypes.create_string_buffer(256), re.compile(pattern, re.DOTALL), {}
     for t in range(ll.llama_vocab_n_tokens(vocab)):
         n = ll.llama_token_to_piece(vocab, t, buf, len(buf), 0, False)
         if n > 0 and regex.fullmatch(buf.raw[:n]):
-            ids.append(t)
-    return np.array(ids, dtype=np.int64)
+            out[t] = buf.raw[:n]
+    return out
 
 
 def test_under_the_real_tool_grammar_the_argmax_call_becomes_text(
@@ -132,7 +133,7 @@ def test_under_the_real_tool_grammar_the_argmax_call_becomes_text(
     fmt = CallFormat(1, 2)  # tiny's <|im_start|>/<|im_end|> stand in for the call tags
     matcher = compiler.matcher(tool_constraint((spec,), ToolChoice("auto"), False, fmt))
     n_vocab = ll.llama_vocab_n_tokens(vocab)
-    opens = token_mask(n_vocab, 1, pieces_starting(vocab, rb"[{\[`].*"))
+    opens = token_mask(n_vocab, 1, np.array(list(pieces_of(vocab, rb"[{\[`].*"))))
     hello, fence = tokenizer.tokenize_str("Hello")[0], tokenizer.tokenize_str("```")[0]
     logits = np.full(n_vocab, -5.0, dtype=np.float32)  # prose spread over thousands of tokens
     logits[fence] = 4.0  # one call opening with the single highest logit

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import re
 from typing import Any
 
@@ -16,6 +15,8 @@ from openmini.decoding.processor import GrammarProcessor
 from openmini.tools.decision import Fence, TextDecision, token_mask
 from openmini.tools.grammar import CallFormat, tool_constraint
 from openmini.tools.spec import ToolChoice, ToolSpec
+
+from .test_decision import pieces_of
 
 # a toy vocabulary: 0 prose, 1 the call tag, then fence pieces and code fences
 PIECES = [b"Hello", b"<tool_call>", b"```", b"\n", b"json", b"```python", b"\n{", b"{",
@@ -97,15 +98,6 @@ def test_a_rollback_goes_back_to_the_backticks_written() -> None:
     again = logits_with(3)
     decision.process([2], again)
     assert b"\n" not in allowed(again) and b"json" in allowed(again)
-
-
-def pieces_of(vocab: Any, pattern: bytes) -> dict[int, bytes]:
-    buf, regex, out = ctypes.create_string_buffer(256), re.compile(pattern, re.DOTALL), {}
-    for t in range(ll.llama_vocab_n_tokens(vocab)):
-        n = ll.llama_token_to_piece(vocab, t, buf, len(buf), 0, False)
-        if n > 0 and regex.fullmatch(buf.raw[:n]):
-            out[t] = buf.raw[:n]
-    return out
 
 
 @pytest.mark.parametrize(("second", "then", "free"), [("json", "{", False),

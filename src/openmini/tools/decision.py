@@ -45,9 +45,9 @@ class Fence:
     """The backticks a call decided on one goes on with: a ```json fence (a call) or a fence
     that names another language (a code answer), never a bare fence or one whose info string
     starts with a symbol (see module doc). `bans[k]`: the tokens that, after k backticks,
-    would make such a fence of them or leave the fence;
-    `after` counts the backticks. Built once per vocabulary from `pieces`: the tokens that
-    do not start with a letter (`PATTERN`), with their bytes."""
+    would make such a fence of them or leave the fence; `after` counts the backticks. Built
+    once per vocabulary from `pieces`: the tokens that do not start with a letter
+    (`PATTERN`), with their bytes."""
 
     PATTERN = rb"[^A-Za-z].*"
 
