@@ -5,8 +5,9 @@ parallel_multiple, irrelevance), scored with BFCL's AST checker (bench/bfcl_chec
 openmini runs in-process behind its HTTP app (httpx ASGITransport, no network); greedy by
 default, the same max_tokens for every arm; up to --parallel requests at once. With
 --temperature T --samples K every case is run K times in every arm, sample s with `seed` s (the
-engine's sampler is per sequence, so a draw does not depend on the batch it ran in); accuracy
-is then the share of all K x N runs, with each sample's own accuracy shown beside it. Arms:
+engine's sampler is per sequence; batched logits still differ in their last bits from run to
+run, so a close draw can change between runs); accuracy is then the share of all K x N runs,
+with each sample's own accuracy shown beside it. Arms:
 
 - auto: `tools` (BFCL's schemas mapped to JSON Schema: dict->object, float->number,
   tuple->array, any->no type, `optional` dropped; dots in names -> "_", as BFCL does for
@@ -257,8 +258,7 @@ def report(a: Any, results: dict[tuple[str, str], list[Result]],
         runs = {arm: [r for (c, m), rs in results.items() if m == arm and cat in (c, "all")
                       for r in rs] for arm in arms}
         acc = {arm: accuracy(runs[arm]) for arm in arms}
-        n = max(sum(len(rs) for (c, m), rs in results.items() if m == arm and cat in (c, "all"))
-                for arm in arms)
+        n = max(len(runs[arm]) for arm in arms)
         diff = acc.get("auto", float("nan")) - acc.get("prompt", float("nan"))
         wins += cat != "all" and diff > 0
         if cat not in ("all", "irrelevance") and "required" in arms and "prompt" in arms:
