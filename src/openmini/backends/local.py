@@ -157,17 +157,18 @@ class LocalBackend:
         from openmini.decoding.processor import GrammarProcessor
         from openmini.reasoning.budget import AnswerOnly
 
-        def build() -> tuple[list[Any], Any]:  # compiles once (cached); a copy per choice
+        def build() -> tuple[list[Any], Any, Any]:  # compiles once (cached); one per choice
             compiler = self.compiler()
             if request.constraint is not None and request.constraint is not constraint:
                 compiler.matcher(request.constraint)  # alone first: its 400 names its field
             ends = (self.model.tokens_matching(rb'"[\]}\s]*'),  # close a string (and more)
                     self.model.tokens_matching(rb"[\]}][\]}\s]*"))  # close objects/arrays
-            return [compiler.matcher(constraint) for _ in range(request.n)], ends
+            # the decision's masks scan the vocabulary the first time: off the event loop too
+            decide = self._decision(request)
+            return [compiler.matcher(constraint) for _ in range(request.n)], ends, decide
 
-        matchers, (quotes, brackets) = await asyncio.to_thread(build)
+        matchers, (quotes, brackets), decide = await asyncio.to_thread(build)
         n_vocab = self.model.n_vocab
-        decide = self._decision(request)
 
         def processors(index: int) -> list[LogitsProcessor]:
             grammar = GrammarProcessor(matchers[index], n_vocab)
