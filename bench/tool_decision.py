@@ -1,4 +1,4 @@
-"""Calibrate tool_text_threshold: the first token's share of prose, per BFCL category.
+"""Calibrate tool_text_threshold and the relevance probe's tool_fit_weight / tool_fit_center.
 
 In `tool_choice: "auto"` openmini decides between a call and a text answer on the whole
 distribution of the first answer token (src/openmini/tools/decision.py): text when the share
@@ -6,11 +6,17 @@ of probability on prose tokens reaches the model's threshold. This bench measure
 (`p_text`, exact: the sum over every allowed prose token, after the grammar mask) on BFCL
 cases, where irrelevance cases should get text and the four call categories a call, and picks
 the threshold with the most right decisions over the split (ties: the lowest), from the
-midpoints between measured values; Youden's J's choice is printed beside it.
+midpoints between measured values; Youden's J's choice is printed beside it. With the
+threshold the model is served with (the catalogue's) it then fits the relevance probe
+(src/openmini/tools/relevance.py): the probe's yes share (`p_fit`) of every case is
+measured too, and the weight and center picked (a grid of weights; for each, the best cut,
+ties: the middle of the best range) with the most right decisions, ties: the smallest
+weight. A weight of 0 means the probe does not help.
 
 Pick it on cases the accuracy figures do not use (`--offset 30 --limit 30`, the tuning
 split), then score with `bench/bfcl.py --limit 30` (cases 0-29). Each request is one prompt
-evaluation and one token (max_tokens 1), sent one at a time so each share is its case's.
+evaluation and one token (max_tokens 1), after the probe's, sent one at a time so each share
+is its case's.
 
     .venv/bin/python bench/tool_decision.py --model fast --offset 30 --limit 30
 """
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import time
 from typing import Any
 
@@ -29,13 +36,16 @@ from bfcl_data import Case, load
 from common import median, parser, save, table
 
 SHARES: list[float] = []
+FITS: list[float] = []
+WEIGHTS = (0, 1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40)
 
 
 def record_shares() -> None:
-    """Keep each decision's p_text (the bench reads what the processor computed)."""
-    from openmini.tools import decision
+    """Keep each decision's p_text and each probe's p_fit (what the processors computed)."""
+    from openmini.tools import decision, relevance
 
     process = decision.TextDecision.process
+    read = relevance.FitReader.process
 
     def recording(self: Any, generated: Any, logits: Any) -> None:
         process(self, generated, logits)
@@ -43,15 +53,24 @@ def record_shares() -> None:
             SHARES.append(self.p_text)
             self._recorded = True
 
+    def reading(self: Any, generated: Any, logits: Any) -> None:
+        read(self, generated, logits)
+        if self.share is not None and not getattr(self, "_recorded", False):
+            FITS.append(self.share)
+            self._recorded = True
+
     decision.TextDecision.process = recording  # type: ignore[method-assign]
+    relevance.FitReader.process = reading  # type: ignore[method-assign]
 
 
-async def share(client: httpx.AsyncClient, case: Case, model: str) -> float | None:
+async def share(client: httpx.AsyncClient, case: Case, model: str
+                ) -> tuple[float, float] | None:
     SHARES.clear()
+    FITS.clear()
     req = body(case, "auto", model, 1)
     resp = await client.post("/v1/chat/completions", json=req)
     resp.raise_for_status()
-    return SHARES[0] if SHARES else None
+    return (SHARES[0], FITS[0]) if SHARES and FITS else None
 
 
 def cuts(values: list[float]) -> list[float]:
@@ -79,6 +98,27 @@ def youden(irrelevant: list[float], calls: list[float]) -> float:
                - in_text(calls, t) / len(calls))
 
 
+def fit_probe(irrelevant: list[tuple[float, float]], calls: list[tuple[float, float]],
+              threshold: float) -> tuple[float, float, int]:
+    """(weight, center, right decisions) of the probe's lean with the most right decisions:
+    text when logit(p_text) - w * logit(p_fit) >= logit(t) - w * logit(center)."""
+    from openmini.tools.decision import logit
+
+    best = (0.0, 0.5, -1)
+    for w in WEIGHTS:
+        scores = {"irr": [logit(t) - w * logit(f) for t, f in irrelevant],
+                  "call": [logit(t) - w * logit(f) for t, f in calls]}
+        right = {k: in_text(scores["irr"], k) + len(calls) - in_text(scores["call"], k)
+                 for k in cuts(scores["irr"] + scores["call"])}
+        top = max(right.values())
+        ks = sorted(k for k, r in right.items() if r == top)
+        k = ks[len(ks) // 2]
+        if top > best[2]:
+            center = 1 / (1 + math.exp((k - logit(threshold)) / w)) if w else 0.5
+            best = (float(w), center, top)
+    return best
+
+
 async def main() -> None:
     p = parser(__doc__.split("\n")[0])
     p.add_argument("--limit", type=int, default=30, help="N cases of each category")
@@ -94,17 +134,20 @@ async def main() -> None:
 
     record_shares()
     engine = EngineConfig(model=a.model, threads=a.threads, parallel=1, ctx_size=a.ctx_size,
-                          tool_text_threshold=0.5)  # any value: the share is read before it
+                          # any values: the shares are read before they are used
+                          tool_text_threshold=0.5, tool_fit_weight=1.0, tool_fit_center=0.5)
     backend = LocalBackend(engine)
     app = create_app(ServerConfig(engine=engine, tool_call_retries=0), backend)
     model = backend.model_ids()[0]
     shares: dict[str, list[float]] = {}
+    pairs: dict[str, list[tuple[float, float]]] = {}
     t0 = time.perf_counter()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://bench", timeout=None) as client:
         for cat in CATEGORIES:
             found = [await share(client, c, model) for c in load(cat, a.limit, a.offset)]
-            shares[cat] = [s for s in found if s is not None]
+            pairs[cat] = [s for s in found if s is not None]
+            shares[cat] = [s[0] for s in pairs[cat]]
             print(f"{cat:17s} {len(shares[cat])} shares, median {median(shares[cat]):.3f}",
                   flush=True)
     await backend.close()
@@ -121,7 +164,18 @@ async def main() -> None:
             in_text(shares["irrelevance"], g) + len(calls) - in_text(calls, g)] for g in grid])
     print(f"\nbest threshold (most right decisions): {t:.3f}; Youden's J would take {j:.3f} "
           f"({time.perf_counter() - t0:.0f} s)")
-    save("tool_decision", a, {"shares": shares, "threshold": t, "youden": j})
+    call_pairs = [p for cat, v in pairs.items() if cat != "irrelevance" for p in v]
+    from openmini.backends.local import tool_text_threshold
+
+    used = tool_text_threshold(EngineConfig(model=a.model))  # the catalogue's, as served
+    w, c, right = fit_probe(pairs["irrelevance"], call_pairs, used)
+    alone = in_text(shares["irrelevance"], used) + len(calls) - in_text(calls, used)
+    print(f"relevance probe, with the served threshold {used:g}: weight {w:g}, center {c:.4f}: "
+          f"{right} right decisions "
+          f"(the share alone: {alone}); p_fit medians " + ", ".join(
+              f"{cat} {median([p[1] for p in v]):.3f}" for cat, v in pairs.items() if v))
+    save("tool_decision", a, {"shares": shares, "pairs": pairs, "threshold": t, "youden": j,
+                              "fit_weight": w, "fit_center": c})
 
 
 if __name__ == "__main__":

@@ -30,6 +30,10 @@ class EngineConfig:
     # tool_choice auto: answer in text when the first token's share of prose reaches this
     # (0 < t <= 1; 1: the first token's argmax decides). None: the model catalogue's value.
     tool_text_threshold: float | None = None
+    # tool_choice auto: how much the relevance probe's answer leans that decision (0: no
+    # probe), and the probe's yes share that leaves it as it is. None: the catalogue's values.
+    tool_fit_weight: float | None = None
+    tool_fit_center: float | None = None
 
     def __post_init__(self) -> None:
         if self.flash_attn not in FLASH_ATTN:
@@ -39,9 +43,18 @@ class EngineConfig:
         if t is not None and (isinstance(t, bool) or not isinstance(t, int | float)
                               or not 0 < t <= 1):
             raise ValueError(f"tool_text_threshold must be a number in (0, 1], not {t!r}")
+        w, c = self.tool_fit_weight, self.tool_fit_center
+        if w is not None and (not _is_number(w) or w < 0):
+            raise ValueError(f"tool_fit_weight must be a number >= 0, not {w!r}")
+        if c is not None and (not _is_number(c) or not 0 < c < 1):
+            raise ValueError(f"tool_fit_center must be a number in (0, 1), not {c!r}")
 
     def resolved_threads(self) -> int:
         return self.threads or max(1, len(os.sched_getaffinity(0)))
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,3 +71,34 @@ def test_no_decision_unless_auto(backend: LocalBackend) -> None:
         assert ask(backend)[1] == []
     finally:
         backend.tool_text_threshold = 1e-6
+
+
+def test_the_relevance_probe_asks_first_and_leans_the_decision(backend: LocalBackend) -> None:
+    from openmini.tools import relevance
+
+    asked: list[tuple[list[int], float | None]] = []
+    original = relevance.ask
+
+    async def recording(engine: Any, prompt: list[int], answers: Any, *rest: Any) -> Any:
+        share = await original(engine, prompt, answers, *rest)
+        asked.append((prompt, share))
+        return share
+
+    backend.tool_fit = (10.0, 0.6)
+    relevance.ask = recording  # type: ignore[assignment]
+    try:
+        made = ask(backend)[1]
+        assert ask(backend, "required")[1] == [] and len(asked) == 1  # auto only
+    finally:
+        relevance.ask = original  # type: ignore[assignment]
+        backend.tool_fit = (0.0, 0.5)
+    (prompt, share), = asked
+    assert share is not None and 0 < share < 1
+    assert relevance.QUESTION in backend.model.detokenize(prompt)  # one more user turn
+    assert len(made) == 2 and all(d.lean == pytest.approx(decision.fit_lean(share, 10, 0.6))
+                                  for d in made)
+
+
+def test_no_probe_without_a_fit_weight(backend: LocalBackend) -> None:
+    assert backend.tool_fit == (0.0, 0.5)  # tiny is not calibrated
+    assert all(d.lean == 0 for d in ask(backend)[1])

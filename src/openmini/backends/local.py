@@ -8,6 +8,7 @@ import re
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +66,8 @@ class LocalBackend:
         self._ids = list(dict.fromkeys([config.model if not config.model.endswith(".gguf")
                                         else path.stem, path.stem]))
         self.tool_text_threshold = tool_text_threshold(config)
+        self.tool_fit = tool_fit(config)  # (weight, center) of the relevance probe
+        self._answers: tuple[Any, Any] | None = None  # the probe's yes / no token ids
         self.capabilities = Capabilities(max_n=config.parallel, context_length=config.ctx_size)
         self._compiler_lock = threading.Lock()
         self._compiler: Any = None
@@ -164,9 +167,10 @@ class LocalBackend:
             ends = (self.model.tokens_matching(rb'"[\]}\s]*'),  # close a string (and more)
                     self.model.tokens_matching(rb"[\]}][\]}\s]*"))  # close objects/arrays
             # the decision's masks scan the vocabulary the first time: off the event loop too
-            decide = self._decision(request)
+            decide = self._decision(request, lean)
             return [compiler.matcher(constraint) for _ in range(request.n)], ends, decide
 
+        lean = await self._fit_lean(request)
         matchers, (quotes, brackets), decide = await asyncio.to_thread(build)
         n_vocab = self.model.n_vocab
 
@@ -182,19 +186,46 @@ class LocalBackend:
 
         return processors
 
-    def _decision(self, request: Request) -> Callable[[], LogitsProcessor] | None:
-        """Call or text, decided on the first token's whole distribution (tools/decision.py):
-        only in auto mode, and only where the call tag is a token of its own."""
-        choice, fmt = request.tool_choice, self._call_format()
-        if (choice is None or choice.mode != "auto" or not request.tools or fmt.open_id is None
-                or self.tool_text_threshold >= 1):
+    def _decides(self, request: Request) -> bool:
+        """Whether call or text is decided on the first token (tools/decision.py): only in
+        auto mode, and only where the call tag is a token of its own."""
+        choice = request.tool_choice
+        return not (choice is None or choice.mode != "auto" or not request.tools
+                    or self._call_format().open_id is None or self.tool_text_threshold >= 1)
+
+    def _decision(self, request: Request, lean: float) -> Callable[[], LogitsProcessor] | None:
+        if not self._decides(request):
             return None
         from openmini.tools.decision import TextDecision
 
         # with a response format, a JSON answer is not a call
-        opens, spelled, fence = self._call_masks(fmt.open_id, request.constraint is None)
+        opens, spelled, fence = self._call_masks(self._call_format().open_id or 0,
+                                                 request.constraint is None)
         threshold = self.tool_text_threshold
-        return lambda: TextDecision(opens, spelled, threshold, fence)
+        return lambda: TextDecision(opens, spelled, threshold, fence, lean)
+
+    async def _fit_lean(self, request: Request) -> float:
+        """The relevance probe's lean on the decision (tools/relevance.py): the request's
+        conversation and tools, asked whether a provided function fits. 0 where nothing is
+        decided, the model has no fit weight, the answer comes after a thinking block (which
+        the decision then reads), or the question would not fit the context."""
+        weight, center = self.tool_fit
+        if (not weight or request.messages is None or request.reasoning is not None
+                or not self._decides(request)):
+            return 0.0
+        from openmini.tools.decision import fit_lean
+        from openmini.tools.relevance import QUESTION, answer_ids, ask
+
+        if self._answers is None:
+            self._answers = answer_ids(lambda w: self.model.tokenize(
+                w, add_special=False, parse_special=False))
+        probe = replace(request, messages=(*request.messages, ChatMessage("user", QUESTION)))
+        prompt = self.prompt_tokens(probe)
+        if len(prompt) >= self.config.ctx_size:
+            return 0.0
+        share = await ask(self.engine, prompt, self._answers, request.priority,
+                          request.deadline)
+        return 0.0 if share is None else fit_lean(share, weight, center)
 
     def _call_masks(self, open_id: int, json_calls: bool) -> tuple[Any, Any, Any]:
         """(tokens that open a call, tokens that spell the tag as text, the fence a call
@@ -275,6 +306,17 @@ class LocalBackend:
         self.engine.close()
         if not self.engine.running_thread():
             self.model.close()
+
+
+def tool_fit(config: EngineConfig) -> tuple[float, float]:
+    """The relevance probe's (weight, center): configured, else the catalogue's, else none."""
+    from openmini.models.catalogue import CATALOGUE
+
+    spec = CATALOGUE.get(config.model)
+    weight = config.tool_fit_weight
+    center = config.tool_fit_center
+    return (weight if weight is not None else spec.tool_fit_weight if spec else 0.0,
+            center if center is not None else spec.tool_fit_center if spec else 0.5)
 
 
 def tool_text_threshold(config: EngineConfig) -> float:

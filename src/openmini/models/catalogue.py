@@ -33,6 +33,10 @@ class ModelSpec:
     # In tool_choice auto: answer in text when the first token's share of prose reaches this
     # (tools/decision.py; measured with bench/tool_decision.py on held-out BFCL cases).
     tool_text_threshold: float = DEFAULT_TOOL_TEXT_THRESHOLD
+    # ...leaned by the relevance probe's answer (tools/relevance.py): its weight (0: no probe)
+    # and the yes share that leaves the decision as it is (same bench, same cases).
+    tool_fit_weight: float = 0.0
+    tool_fit_center: float = 0.5
 
     def __post_init__(self) -> None:
         if not self.parts or len(self.parts) != len(self.packages):
@@ -52,6 +56,8 @@ def _split_spec(
     size_bytes: int,
     context_length: int,
     tool_text_threshold: float,
+    tool_fit_weight: float = 0.0,
+    tool_fit_center: float = 0.5,
 ) -> ModelSpec:
     """A Qwen spec over packages `stem-part1..count`, each holding `data/partNN.bin`."""
     module = stem.replace("-", "_")
@@ -66,6 +72,8 @@ def _split_spec(
         context_length=context_length,
         license=QWEN_LICENSE,
         tool_text_threshold=tool_text_threshold,
+        tool_fit_weight=tool_fit_weight,
+        tool_fit_center=tool_fit_center,
     )
 
 
@@ -91,8 +99,11 @@ CATALOGUE: dict[str, ModelSpec] = {
         sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
         size_bytes=491_400_064,
         context_length=32768,
-        # bench/tool_decision.py --model fast --offset 30 --limit 30 (0.239)
+        # bench/tool_decision.py --model fast --offset 30 --limit 30 (0.239; session 13:
+        # with this threshold the probe's weight 12, center 0.6389: right decisions 133 -> 145)
         tool_text_threshold=0.24,
+        tool_fit_weight=12.0,
+        tool_fit_center=0.639,
     ),
     "tiny": ModelSpec(
         alias="tiny",

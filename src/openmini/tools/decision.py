@@ -30,15 +30,33 @@ turned into text holding calls (sampled BFCL on `fast`: "```\\njson\\n{...}" and
 "```\\n```\\n{...}", 2 of 180 simple answers; with the bare fence masked, "```.\\n{...}");
 a code answer names its language.
 
+Where the model's catalogue entry has a fit weight, the model is also asked outright whether
+a provided function fits (tools/relevance.py) before the answer starts, and its answer leans
+the decision: text when logit(p_text) + lean >= logit(threshold), with lean =
+weight * (logit(center) - logit(p_fit)), `p_fit` the probe's share of "yes". A "no" moves a
+call the prose share alone would make towards text, a firm "yes" the other way.
+
 Used only where a call opens on a token of its own: with special call-tag tokens (Qwen2.5);
 where the tag is plain text the call is found lazily and no single token decides.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
+
+
+def logit(p: float) -> float:
+    """log(p / (1 - p)), finite: p is held within [1e-9, 1 - 1e-9]."""
+    p = min(max(p, 1e-9), 1 - 1e-9)
+    return math.log(p / (1 - p))
+
+
+def fit_lean(p_fit: float, weight: float, center: float) -> float:
+    """How far the probe's yes share moves the prose share's log-odds (module doc)."""
+    return weight * (logit(center) - logit(p_fit))
 
 
 class Fence:
@@ -76,14 +94,16 @@ def _opens_fence(text: bytes) -> bool:
 
 class TextDecision:
     """At the answer's first token, keep only prose or only call openings (see module doc).
-    `p_text` holds the share it decided on (None before); `text` the outcome."""
+    `p_text` holds the share it decided on (None before); `text` the outcome. `lean`: the
+    relevance probe's shift of the share's log-odds (0: the share alone decides)."""
 
     def __init__(self, opens_call: np.ndarray, spelled: np.ndarray, threshold: float,
-                 fence: Fence | None = None) -> None:
+                 fence: Fence | None = None, lean: float = 0.0) -> None:
         self._opens_call = opens_call  # bool over the vocabulary
         self._spelled = spelled  # bool: prefixes of the tag in plain text (and not openers)
         self.threshold = threshold
         self._fence = fence
+        self.lean = lean
         self.p_text: float | None = None
         self.text: bool | None = None
         # per token since the decision, the backticks a call has opened with (None: past
@@ -104,7 +124,8 @@ class TextDecision:
         top = float(logits[allowed].max())
         weights = np.exp(logits[allowed] - top, dtype=np.float64)
         self.p_text = float(weights[prose[allowed]].sum() / weights.sum())
-        self.text = self.p_text >= self.threshold
+        self.text = (self.p_text >= self.threshold if not self.lean else
+                     logit(self.p_text) + self.lean >= logit(self.threshold))
         logits[(call if self.text else prose) | spelled] = -np.inf
         if not self.text and self._fence is not None:  # no bare code fence
             logits[self._fence.bans[0]] = -np.inf
