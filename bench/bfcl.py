@@ -324,6 +324,8 @@ async def main() -> None:
     p.add_argument("--offset", type=int, default=0, help="from this case on (0-based)")
     p.add_argument("--tool-text-threshold", type=float, default=None,
                    help="engine tool_text_threshold (default: the model's)")
+    p.add_argument("--tool-fit-weight", type=float, default=None,
+                   help="engine tool_fit_weight (default: the model's; 0: no relevance probe)")
     p.add_argument("--categories", nargs="+", choices=CATEGORIES, default=list(CATEGORIES))
     p.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
     p.add_argument("--max-tokens", type=int, default=256, help="per response, every arm")
@@ -346,13 +348,15 @@ async def main() -> None:
     from openmini.server.app import create_app
 
     engine = EngineConfig(model=a.model, threads=a.threads, parallel=a.parallel,
-                          ctx_size=a.ctx_size, tool_text_threshold=a.tool_text_threshold)
+                          ctx_size=a.ctx_size, tool_text_threshold=a.tool_text_threshold,
+                          tool_fit_weight=a.tool_fit_weight)
     backend = LocalBackend(engine)
     app = create_app(ServerConfig(engine=engine, tool_call_retries=a.retries), backend)
     model = backend.model_ids()[0]
     t0 = time.perf_counter()
     backend.compiler()  # llguidance's tokenizer, once per model: kept out of the timings
-    print(f"tool_text_threshold {backend.tool_text_threshold}")
+    print(f"tool_text_threshold {backend.tool_text_threshold}, relevance probe "
+          f"(weight, center) {backend.tool_fit}")
     print(f"{a.model}: llguidance tokenizer built in {time.perf_counter() - t0:.1f} s")
     cases = {cat: load(cat, a.limit, a.offset) for cat in a.categories}
     n_same = {cat: sum(same_prompt(backend.template, c) for c in cs) for cat, cs in cases.items()}

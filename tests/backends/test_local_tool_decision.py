@@ -102,3 +102,22 @@ def test_the_relevance_probe_asks_first_and_leans_the_decision(backend: LocalBac
 def test_no_probe_without_a_fit_weight(backend: LocalBackend) -> None:
     assert backend.tool_fit == (0.0, 0.5)  # tiny is not calibrated
     assert all(d.lean == 0 for d in ask(backend)[1])
+
+
+def test_the_answer_keeps_the_probes_place_in_the_queue(backend: LocalBackend) -> None:
+    seen: list[tuple[str, int]] = []
+    submit = backend.engine.generate
+
+    def recording(fields: dict[str, Any]) -> Any:
+        seen.append((str(fields["request_id"]), int(fields["arrival"])))
+        return submit(fields)
+
+    backend.tool_fit = (10.0, 0.6)
+    backend.engine.generate = recording  # type: ignore[method-assign]
+    try:
+        ask(backend)
+    finally:
+        backend.engine.generate = submit  # type: ignore[method-assign]
+        backend.tool_fit = (0.0, 0.5)
+    (probe, first), (answer, second) = seen
+    assert probe.startswith("fit-") and not answer.startswith("fit-") and first == second

@@ -18,6 +18,7 @@ from openmini.engine.chat_template import ChatTemplate
 from openmini.engine.engine import Engine, EngineSettings
 from openmini.engine.model import ContextSettings, LlamaModel
 from openmini.engine.sampling import LogitsProcessor
+from openmini.engine.sequence import next_arrival
 from openmini.errors import ContextLengthExceeded, InvalidRequest
 from openmini.reasoning.format import ThinkFormat, open_block, with_instruction
 from openmini.types import ChatMessage, Event, Request
@@ -120,10 +121,12 @@ class LocalBackend:
         prompt = self.prompt_tokens(request)
         max_tokens = self._budget(request, len(prompt))
         thinking = self._thinkings(request, max_tokens)
+        arrival = next_arrival()  # a relevance probe runs first: the answer keeps its place
         fields = dict(request_id=request.request_id or uuid.uuid4().hex, prompt=prompt,
                       params=request.sampling, max_tokens=max_tokens, n=request.n,
-                      priority=request.priority, deadline=request.deadline,
-                      processors=await self._processors(request, max_tokens, thinking),
+                      priority=request.priority, deadline=request.deadline, arrival=arrival,
+                      processors=await self._processors(request, max_tokens, thinking,
+                                                        arrival),
                       thinking=thinking.__getitem__ if thinking else None,
                       hooks=request.hooks)
         stream = self.engine.generate(fields)
@@ -143,8 +146,8 @@ class LocalBackend:
                 self._compiler = GrammarCompiler(tokenizer_for(self.model.vocab))
             return self._compiler
 
-    async def _processors(self, request: Request, max_tokens: int, thinking: list[Thinking]
-                          ) -> Callable[[int], Sequence[LogitsProcessor]] | None:
+    async def _processors(self, request: Request, max_tokens: int, thinking: list[Thinking],
+                          arrival: int) -> Callable[[int], Sequence[LogitsProcessor]] | None:
         """Per-choice logits processors: the constraint's grammar, compiled once (cached),
         then the loop guard (a constrained output must end; decoding/loop_guard.py). With
         reasoning, the grammar is the thinking block's, the constraint applying after it."""
@@ -170,7 +173,7 @@ class LocalBackend:
             decide = self._decision(request, lean)
             return [compiler.matcher(constraint) for _ in range(request.n)], ends, decide
 
-        lean = await self._fit_lean(request)
+        lean = await self._fit_lean(request, arrival)
         matchers, (quotes, brackets), decide = await asyncio.to_thread(build)
         n_vocab = self.model.n_vocab
 
@@ -204,7 +207,7 @@ class LocalBackend:
         threshold = self.tool_text_threshold
         return lambda: TextDecision(opens, spelled, threshold, fence, lean)
 
-    async def _fit_lean(self, request: Request) -> float:
+    async def _fit_lean(self, request: Request, arrival: int) -> float:
         """The relevance probe's lean on the decision (tools/relevance.py): the request's
         conversation and tools, asked whether a provided function fits. 0 where nothing is
         decided, the model has no fit weight, the answer comes after a thinking block (which
@@ -224,7 +227,7 @@ class LocalBackend:
         if len(prompt) >= self.config.ctx_size:
             return 0.0
         share = await ask(self.engine, prompt, self._answers, request.priority,
-                          request.deadline)
+                          request.deadline, arrival)
         return 0.0 if share is None else fit_lean(share, weight, center)
 
     def _call_masks(self, open_id: int, json_calls: bool) -> tuple[Any, Any, Any]:

@@ -25,6 +25,12 @@ ThinkingFactory = Callable[[int], "Thinking"]
 _arrivals = itertools.count()
 
 
+def next_arrival() -> int:
+    """A place in the queue's arrival order, for requests that must share one (a relevance
+    probe and the answer it precedes: the answer keeps the probe's place)."""
+    return next(_arrivals)
+
+
 @dataclass(eq=False, slots=True)
 class EngineRequest:
     """What the engine needs to run a request: tokens in, events out through `sink`."""
@@ -40,7 +46,7 @@ class EngineRequest:
     processors: ProcessorFactory | None = None
     thinking: ThinkingFactory | None = None  # per choice: the thinking block's budget + split
     hooks: tuple[TokenHook, ...] = ()
-    arrival: int = field(default_factory=lambda: next(_arrivals))
+    arrival: int = field(default_factory=next_arrival)
     submitted_at: float = field(default_factory=time.monotonic)
     # owned by the engine thread once submitted
     cancelled: bool = False
