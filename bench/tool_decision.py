@@ -39,27 +39,25 @@ SHARES: list[float] = []
 FITS: list[float] = []
 
 
+def _keep_first(cls: Any, attr: str, into: list[float]) -> None:
+    """Wrap `cls.process` so each instance's first computed `attr` lands in `into`."""
+    process = cls.process
+
+    def recording(self: Any, generated: Any, logits: Any) -> None:
+        process(self, generated, logits)
+        if getattr(self, attr) is not None and not getattr(self, "_recorded", False):
+            into.append(getattr(self, attr))
+            self._recorded = True
+
+    cls.process = recording
+
+
 def record_shares() -> None:
     """Keep each decision's p_text and each probe's p_fit (what the processors computed)."""
     from openmini.tools import decision, relevance
 
-    process = decision.TextDecision.process
-    read = relevance.FitReader.process
-
-    def recording(self: Any, generated: Any, logits: Any) -> None:
-        process(self, generated, logits)
-        if self.p_text is not None and not getattr(self, "_recorded", False):
-            SHARES.append(self.p_text)
-            self._recorded = True
-
-    def reading(self: Any, generated: Any, logits: Any) -> None:
-        read(self, generated, logits)
-        if self.share is not None and not getattr(self, "_recorded", False):
-            FITS.append(self.share)
-            self._recorded = True
-
-    decision.TextDecision.process = recording  # type: ignore[method-assign]
-    relevance.FitReader.process = reading  # type: ignore[method-assign]
+    _keep_first(decision.TextDecision, "p_text", SHARES)
+    _keep_first(relevance.FitReader, "share", FITS)
 
 
 async def share(client: httpx.AsyncClient, case: Case, model: str
@@ -82,10 +80,15 @@ def in_text(shares: list[float], t: float) -> int:
     return sum(p >= t for p in shares)
 
 
+def right_decisions(irrelevant: list[float], calls: list[float], t: float) -> int:
+    """Irrelevance cases in text plus call cases calling, at threshold t."""
+    return in_text(irrelevant, t) + len(calls) - in_text(calls, t)
+
+
 def best_threshold(irrelevant: list[float], calls: list[float]) -> float:
     """The threshold with the most right decisions over the split (irrelevance in text, call
     cases calling: BFCL's sample weighs its five categories alike); ties go to the lowest."""
-    score = {t: in_text(irrelevant, t) + len(calls) - in_text(calls, t)
+    score = {t: right_decisions(irrelevant, calls, t)
              for t in cuts(irrelevant + calls)}
     top = max(score.values())
     return min(t for t, s in score.items() if s == top)
@@ -118,8 +121,8 @@ def fit_probe(irrelevant: list[tuple[float, float]], calls: list[tuple[float, fl
             break
     a, b, k = coef
     if a <= 0 or b >= 0:  # the probe does not point the right way: no lean
-        return 0.0, 0.5, in_text([t for t, _ in irrelevant], threshold) + len(calls) - \
-            in_text([t for t, _ in calls], threshold)
+        return 0.0, 0.5, right_decisions([t for t, _ in irrelevant], [t for t, _ in calls],
+                                         threshold)
     w = float(-b / a)
     center = 1 / (1 + math.exp(-(k / a + logit(threshold)) / w))
     z = x @ coef
@@ -169,7 +172,7 @@ async def main() -> None:
     table("cases that would answer in text, per threshold", ["threshold", *shares,
                                                              "right decisions"],
           [[f"{g:.3f}", *(f"{in_text(v, g)}/{len(v)}" for v in shares.values()),
-            in_text(shares["irrelevance"], g) + len(calls) - in_text(calls, g)] for g in grid])
+            right_decisions(shares["irrelevance"], calls, g)] for g in grid])
     print(f"\nbest threshold (most right decisions): {t:.3f}; Youden's J would take {j:.3f} "
           f"({time.perf_counter() - t0:.0f} s)")
     call_pairs = [p for cat, v in pairs.items() if cat != "irrelevance" for p in v]
@@ -177,7 +180,7 @@ async def main() -> None:
 
     used = tool_text_threshold(EngineConfig(model=a.model))  # the catalogue's, as served
     w, c, right = fit_probe(pairs["irrelevance"], call_pairs, used)
-    alone = in_text(shares["irrelevance"], used) + len(calls) - in_text(calls, used)
+    alone = right_decisions(shares["irrelevance"], calls, used)
     print(f"relevance probe, with the served threshold {used:g}: weight {w:g}, center {c:.4f}: "
           f"{right} right decisions "
           f"(the share alone: {alone}); p_fit medians " + ", ".join(

@@ -40,8 +40,7 @@ class EngineConfig:
             raise ValueError(f"flash_attn must be one of {', '.join(FLASH_ATTN)}, "
                              f"not {self.flash_attn!r}")
         t = self.tool_text_threshold
-        if t is not None and (isinstance(t, bool) or not isinstance(t, int | float)
-                              or not 0 < t <= 1):
+        if t is not None and (not _is_number(t) or not 0 < t <= 1):
             raise ValueError(f"tool_text_threshold must be a number in (0, 1], not {t!r}")
         w, c = self.tool_fit_weight, self.tool_fit_center
         if w is not None and (not _is_number(w) or w < 0):

@@ -189,21 +189,24 @@ class LocalBackend:
 
         return processors
 
-    def _decides(self, request: Request) -> bool:
-        """Whether call or text is decided on the first token (tools/decision.py): only in
-        auto mode, and only where the call tag is a token of its own."""
+    def _decision_tag(self, request: Request) -> int | None:
+        """The call tag's token id where call or text is decided on the first token
+        (tools/decision.py): only in auto mode, and only where the tag is a token of its own;
+        None where nothing is decided."""
         choice = request.tool_choice
-        return not (choice is None or choice.mode != "auto" or not request.tools
-                    or self._call_format().open_id is None or self.tool_text_threshold >= 1)
+        if (choice is None or choice.mode != "auto" or not request.tools
+                or self.tool_text_threshold >= 1):
+            return None
+        return self._call_format().open_id
 
     def _decision(self, request: Request, lean: float) -> Callable[[], LogitsProcessor] | None:
-        if not self._decides(request):
+        open_id = self._decision_tag(request)
+        if open_id is None:
             return None
         from openmini.tools.decision import TextDecision
 
         # with a response format, a JSON answer is not a call
-        opens, spelled, fence = self._call_masks(self._call_format().open_id or 0,
-                                                 request.constraint is None)
+        opens, spelled, fence = self._call_masks(open_id, request.constraint is None)
         threshold = self.tool_text_threshold
         return lambda: TextDecision(opens, spelled, threshold, fence, lean)
 
@@ -214,7 +217,7 @@ class LocalBackend:
         the decision then reads), or the question would not fit the context."""
         weight, center = self.tool_fit
         if (not weight or request.messages is None or request.reasoning is not None
-                or not self._decides(request)):
+                or self._decision_tag(request) is None):
             return 0.0
         from openmini.tools.decision import fit_lean
         from openmini.tools.relevance import QUESTION, answer_ids, ask
