@@ -316,23 +316,26 @@ class LocalBackend:
 
 def tool_fit(config: EngineConfig) -> tuple[float, float]:
     """The relevance probe's (weight, center): configured, else the catalogue's, else none."""
-    from openmini.models.catalogue import CATALOGUE
-
-    spec = CATALOGUE.get(config.model)
-    weight = config.tool_fit_weight
-    center = config.tool_fit_center
-    return (weight if weight is not None else spec.tool_fit_weight if spec else 0.0,
-            center if center is not None else spec.tool_fit_center if spec else 0.5)
+    return (_catalogued(config, "tool_fit_weight", 0.0),
+            _catalogued(config, "tool_fit_center", 0.5))
 
 
 def tool_text_threshold(config: EngineConfig) -> float:
     """The configured threshold, else the catalogue's for this model, else the default."""
-    from openmini.models.catalogue import CATALOGUE, DEFAULT_TOOL_TEXT_THRESHOLD
+    from openmini.models.catalogue import DEFAULT_TOOL_TEXT_THRESHOLD
 
-    if config.tool_text_threshold is not None:
-        return config.tool_text_threshold
+    return _catalogued(config, "tool_text_threshold", DEFAULT_TOOL_TEXT_THRESHOLD)
+
+
+def _catalogued(config: EngineConfig, name: str, default: float) -> float:
+    """A per-model setting: the configured value, else the catalogue's, else `default`."""
+    from openmini.models.catalogue import CATALOGUE
+
+    value: float | None = getattr(config, name)
+    if value is not None:
+        return value
     spec = CATALOGUE.get(config.model)
-    return spec.tool_text_threshold if spec is not None else DEFAULT_TOOL_TEXT_THRESHOLD
+    return float(getattr(spec, name)) if spec is not None else default
 
 
 def _message_dict(message: ChatMessage) -> dict[str, object]:
