@@ -68,8 +68,7 @@ class FitReader:
 
 
 async def ask(engine: Engine, prompt: list[int], answers: tuple[np.ndarray, np.ndarray],
-              priority: int = 0, deadline: float | None = None,
-              arrival: int | None = None) -> float | None:
+              priority: int, deadline: float | None, arrival: int) -> float | None:
     """Evaluate the probe's prompt (ending in QUESTION) for one greedy token; the yes share,
     or None where the engine gave no logits (failed or cancelled). `arrival`: its place in
     the queue, which the answer then shares (it is not put behind requests that came while
@@ -78,9 +77,7 @@ async def ask(engine: Engine, prompt: list[int], answers: tuple[np.ndarray, np.n
     fields: dict[str, object] = dict(
         request_id=f"fit-{uuid.uuid4().hex}", prompt=prompt,
         params=SamplingParams(max_tokens=1, temperature=0.0), max_tokens=1,
-        processors=lambda _: [reader], priority=priority, deadline=deadline)
-    if arrival is not None:
-        fields["arrival"] = arrival
+        processors=lambda _: [reader], priority=priority, deadline=deadline, arrival=arrival)
     stream = engine.generate(fields)
     try:
         async for _ in stream:
