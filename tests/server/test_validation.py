@@ -32,13 +32,20 @@ async def test_unknown_nested_param(client):
     ("functions", [{"name": "f"}]),
     ("function_call", "auto"),
     ("modalities", ["audio"]),
-    ("store", False),
+    ("store", True),
 ])
 async def test_unsupported_params(client, field, value):
     error = error_of(await client.post(CHAT, json={**HELLO, field: value}))
     assert error["param"] == field
     assert "not supported" in error["message"]
     assert error["code"] == "unsupported_parameter"
+
+
+async def test_store_false_is_what_openmini_does(client, backend):
+    # OpenAI's `store: false` (BFCL's harness and others send it): nothing is stored anyway
+    r = await client.post(CHAT, json={**HELLO, "store": False})
+    assert r.status_code == 200, r.text
+    assert len(backend.requests) == 1
 
 
 async def test_unsupported_wins_over_unknown(client):

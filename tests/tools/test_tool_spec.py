@@ -114,6 +114,7 @@ BAD_TOOLS: list[tuple[Any, str]] = [
     ([tool(description=42)], "tools[0].function.description"),
     ([tool(strict="yes")], "tools[0].function.strict"),
     ([tool(parameters="object")], "tools[0].function.parameters"),
+    ([tool(response="dict")], "tools[0].function.response"),
     ([tool(parameters={"type": "string"})], "tools[0].function.parameters"),
     ([tool(parameters={"properties": {"a": {"type": "string"}}})],
      "tools[0].function.parameters"),
@@ -126,6 +127,14 @@ def test_malformed_tools_are_400s_naming_the_field(tools: Any, param: str) -> No
         tool_specs_from_openai(tools)
     assert e.value.param == param
     assert e.value.envelope()["error"]["param"] == param
+
+
+def test_a_return_schema_is_accepted_and_left_out() -> None:
+    # BFCL's multi-turn tools carry `response` (what the function returns); OpenAI and vLLM
+    # ignore it: it says nothing about the call, and it is not a parameter
+    returns = {"type": "dict", "properties": {"temp_c": {"type": "float"}}}
+    [spec] = tool_specs_from_openai([tool(response=returns)])
+    assert spec == tool_specs_from_openai([tool()])[0]
 
 
 def test_non_object_schema_message_is_openais() -> None:

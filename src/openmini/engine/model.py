@@ -44,6 +44,18 @@ def _silence_llama_logs() -> None:
     ll.llama_log_set(_errors_only, ctypes.c_void_p(0))
 
 
+def _has_amx() -> bool:
+    """The CPU has Intel AMX. llama.cpp then puts the weights in its AMX buffer type, whose
+    matrix multiply crashed with SIGSEGV on every prompt longer than a few tokens here (Xeon
+    with amx_tile/amx_int8/amx_bf16, llama-cpp-python 0.3.36, in ggml_backend_amx_mul_mat):
+    on such a CPU the extra buffer types are left off and the plain CPU kernels run."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            return any(line.startswith("flags") and " amx_tile" in line for line in f)
+    except OSError:
+        return False
+
+
 @dataclass(frozen=True, slots=True)
 class ContextSettings:
     n_ctx: int  # total KV cells, shared by all sequences (unified KV cache)
@@ -62,6 +74,7 @@ class LlamaModel:
             raise ModelNotFound(str(path))
         _init_backend()
         mparams = ll.llama_model_default_params()
+        mparams.use_extra_bufts = not _has_amx()
         self.model = ll.llama_model_load_from_file(str(path).encode(), mparams)
         if not self.model:
             raise ModelNotFound(str(path))

@@ -34,6 +34,9 @@ def chat_request(body: ChatCompletionRequest, caps: Capabilities, request_id: st
     if body.top_logprobs and not logprobs:
         raise InvalidRequest("'top_logprobs' requires 'logprobs' to be true.",
                              param="top_logprobs")
+    if body.store:
+        raise UnsupportedParameter("store", "is not supported when true: openmini stores no "
+                                   "completions")
     messages = tuple(_message(i, m) for i, m in enumerate(body.messages))
     max_tokens = _max_tokens(body.max_tokens, body.max_completion_tokens)
     sampling = sampling_params(body, max_tokens, logprobs, body.top_logprobs or 0, caps)

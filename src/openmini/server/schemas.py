@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 UNSUPPORTED_FIELDS = frozenset({
     # request level
     "functions", "function_call", "modalities", "audio", "prediction",
-    "web_search_options", "service_tier", "store", "metadata",
+    "web_search_options", "service_tier", "metadata",
     # message level
     "refusal",
 })
@@ -130,6 +130,8 @@ class ChatCompletionRequest(GenerationFields):
     tools: list[Any] | None = None  # checked in tools/spec.py: 400s name tools[i]...
     tool_choice: str | dict[str, Any] | None = None
     parallel_tool_calls: bool | None = None
+    store: bool | None = Field(
+        default=None, description="OpenAI's: false (or absent) only; openmini stores nothing.")
     reasoning_effort: str | None = None  # checked in reasoning/effort.py (400 names it)
     thinking_budget: int | None = Field(
         default=None, description="Extension: thinking tokens at most (0: no thinking).")

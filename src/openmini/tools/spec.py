@@ -16,7 +16,7 @@ from openmini.errors import InvalidRequest, UnsupportedParameter
 
 NAME_PATTERN = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 _TOOL_KEYS = frozenset({"type", "function"})
-_FUNCTION_KEYS = frozenset({"name", "description", "parameters", "strict"})
+_FUNCTION_KEYS = frozenset({"name", "description", "parameters", "strict", "response"})
 
 
 def empty_parameters() -> dict[str, Any]:
@@ -91,6 +91,7 @@ def _tool_spec(tool: Any, where: str) -> ToolSpec:
         raise InvalidRequest(f"Missing or invalid '{where}': expected an object.", param=where)
     _reject_unknown(function, _FUNCTION_KEYS, where)
     name = _name(function.get("name"), f"{where}.name")
+    _response(function.get("response"), f"{where}.response")
     return ToolSpec(
         name=name,
         description=_description(function.get("description"), f"{where}.description"),
@@ -113,6 +114,15 @@ def _name(value: Any, param: str) -> str:
                              "a string of 1 to 64 letters, digits, underscores or dashes "
                              "('^[a-zA-Z0-9_-]{1,64}$').", param=param)
     return value
+
+
+def _response(value: Any, param: str) -> None:
+    """A function's `response` (the schema of what it returns, as BFCL's multi-turn tools
+    and Gemini-style declarations carry it): OpenAI and vLLM accept and ignore it, and so do
+    we, since it says nothing about the call the model writes. Only its type is checked."""
+    if value is not None and not isinstance(value, dict):
+        raise InvalidRequest(f"Invalid type for '{param}': expected a JSON schema object.",
+                             param=param)
 
 
 def _description(value: Any, param: str) -> str:
