@@ -41,3 +41,35 @@ def test_sampled_json_strings_end_within_max_tokens() -> None:
     for reason, text in asyncio.run(main()):
         assert reason == "stop", text[-200:]
         assert set(json.loads(text)) == {"story"}
+
+
+def test_prose_in_auto_tool_choice_is_left_to_the_model() -> None:
+    # The loop guard steers a constrained output to an end in its last WRAP tokens: `"` where
+    # almost anything may follow. In prose (an auto tool answer, where the output may end
+    # anywhere) that wrote runs of quotes to max_tokens (`The response""\n\n""\n\n""...`,
+    # `default`, issue 20). Prose is the model's own: the same text as with no tools at all.
+    from openmini.tools.spec import ToolChoice, ToolSpec
+
+    backend = LocalBackend(EngineConfig(model="tiny", threads=2, parallel=2, ctx_size=1024))
+    weather = ToolSpec("get_weather", "", {"type": "object", "properties": {
+        "city": {"type": "string"}}, "required": ["city"]})
+    ask = (ChatMessage("user", "Tell me a long story about a dragon."),)
+
+    async def run(tools: bool) -> tuple[str | None, str]:
+        req = Request(model="tiny", messages=ask, sampling=SamplingParams(max_tokens=48,
+                                                                           temperature=0))
+        if tools:
+            req = replace(req, tools=(weather,), tool_choice=ToolChoice("auto"))
+        done = await collect(backend.generate(req))
+        return done.choices[0].finish_reason, done.text
+
+    async def main() -> list[tuple[str | None, str]]:
+        try:
+            return [await run(False), await run(True)]
+        finally:
+            await backend.close()
+
+    free, auto = asyncio.run(main())
+    assert free[0] == "length"
+    assert auto == free
+    assert '""' not in auto[1]

@@ -118,3 +118,25 @@ def test_wraps_up_before_max_tokens_without_a_loop() -> None:
     assert np.isfinite(logits).all()
     guard.process(varied[:WRAP_AT], logits)
     assert np.flatnonzero(np.isfinite(logits)).tolist() == [3]
+
+
+def test_prose_is_not_wrapped_up_and_a_lasting_loop_in_it_ends() -> None:
+    # prose: more than OPEN_CONTEXT tokens allowed, the end among them (an auto tool answer)
+    ends = np.array([2])
+    guard = LoopGuard(np.array([3]), np.array([5]), max_tokens=100, ends=ends)
+    logits = np.zeros(2000, dtype=np.float32)
+    guard.process(list(range(100, 100 + WRAP_AT)), logits)
+    assert np.isfinite(logits).all() and guard.interventions == 0  # no `"` to max_tokens
+    loop = [4, 8, 15, 16] * 20
+    for _ in range(ESCALATE):
+        logits = np.zeros(2000, dtype=np.float32)
+        guard.process(loop, logits)
+        assert logits[4] == -np.inf and np.isfinite(logits).sum() == 1999
+    logits = np.zeros(2000, dtype=np.float32)
+    guard.process(loop, logits)
+    assert np.flatnonzero(np.isfinite(logits)).tolist() == [2]  # the end, not a quote
+    # inside a JSON string the end is not allowed: the quote is still the way out there
+    logits = np.zeros(2000, dtype=np.float32)
+    logits[2] = -np.inf
+    guard.process(loop, logits)
+    assert np.flatnonzero(np.isfinite(logits)).tolist() == [3]

@@ -164,24 +164,27 @@ class LocalBackend:
         from openmini.reasoning.budget import AnswerOnly
 
         def build() -> tuple[list[Any], Any, Any]:  # compiles once (cached); one per choice
+            import numpy as np
+
             compiler = self.compiler()
             if request.constraint is not None and request.constraint is not constraint:
                 compiler.matcher(request.constraint)  # alone first: its 400 names its field
             ends = (self.model.tokens_matching(rb'"[\]}\s]*'),  # close a string (and more)
-                    self.model.tokens_matching(rb"[\]}][\]}\s]*"))  # close objects/arrays
+                    self.model.tokens_matching(rb"[\]}][\]}\s]*"),  # close objects/arrays
+                    np.array(sorted(self.model.eog_ids), dtype=np.int64))  # end the output
             # the decision's masks scan the vocabulary the first time: off the event loop too
             decide = self._decision(request, lean)
             return [compiler.matcher(constraint) for _ in range(request.n)], ends, decide
 
         lean = await self._fit_lean(request, arrival)
-        matchers, (quotes, brackets), decide = await asyncio.to_thread(build)
+        matchers, (quotes, brackets, eog), decide = await asyncio.to_thread(build)
         n_vocab = self.model.n_vocab
 
         def processors(index: int) -> list[LogitsProcessor]:
             grammar = GrammarProcessor(matchers[index], n_vocab)
             if answer is None:  # free text after thinking: nothing to loop in
                 return [grammar]
-            guard = LoopGuard(quotes, brackets, max_tokens)
+            guard = LoopGuard(quotes, brackets, max_tokens, eog)
             after: list[LogitsProcessor] = [guard] if decide is None else [decide(), guard]
             if thinking:
                 after = [AnswerOnly(p, thinking[index].budget) for p in after]
@@ -287,10 +290,12 @@ class LocalBackend:
         choice = request.tool_choice
         if choice is None or (choice.mode == "none" and request.constraint is not None):
             return request.constraint
+        from openmini.tools.answered import answered
         from openmini.tools.grammar import tool_constraint
 
+        made = answered(request.messages) if request.messages and choice.mode == "auto" else ()
         return tool_constraint(request.tools, choice, request.parallel_tool_calls,
-                               self._call_format(), request.constraint)
+                               self._call_format(), request.constraint, made)
 
     def _call_format(self) -> CallFormat:
         """How this vocabulary spells the call tags; looked up once, on first use."""

@@ -78,40 +78,62 @@ def followers(tail: Sequence[int]) -> set[int]:
 
 class LoopGuard:
     """Bans the continuations a looping output already used (reads the generated tokens, so
-    it keeps no state to roll back)."""
+    it keeps no state to roll back). `ends`: the end-of-generation tokens, which tell prose
+    (see `process`)."""
 
     def __init__(self, quotes: np.ndarray | None = None, brackets: np.ndarray | None = None,
-                 max_tokens: int | None = None) -> None:
+                 max_tokens: int | None = None, ends: np.ndarray | None = None) -> None:
         self.interventions = 0
         self._quotes = quotes  # ids of the tokens `"`, `"}`, `"]}`, ...
         self._brackets = brackets  # ids of the tokens `}`, `]`, `}]`, ...
         self._max_tokens = max_tokens
+        self._ends = ends
 
     def process(self, generated: Sequence[int], logits: np.ndarray) -> None:
+        """Prose (almost anything may follow, and so may the end: the text branch of an auto
+        tool answer) is the model's own: no wrap-up, since a `"` there is no way out but
+        the start of a run of them to max_tokens (`The response""\n\n""...`, issue 20); a
+        loop's continuations are banned as elsewhere, and a loop that goes on ends there."""
         wrapping = self._max_tokens is not None and len(generated) >= self._max_tokens - WRAP
         if not wrapping and len(generated) < WINDOW:
             return
         allowed = np.isfinite(logits)
-        if (wrapping or self.interventions >= ESCALATE) and self._steer(logits, allowed):
+        prose = self._prose(allowed)
+        if prose and len(generated) < WINDOW:
+            return
+        escalated = self.interventions >= ESCALATE
+        if not prose and (wrapping or escalated) and self._steer(logits, allowed):
             return
         tail = list(generated[-WINDOW:])
         if not looping(tail):
+            return
+        if prose and escalated:
+            self._keep(logits, self._ends)
             return
         banned = np.fromiter(followers(tail), dtype=np.int64)
         if banned.size and np.count_nonzero(allowed) > np.count_nonzero(allowed[banned]):
             logits[banned] = -np.inf
             self.interventions += 1
 
+    def _prose(self, allowed: np.ndarray) -> bool:
+        return (self._ends is not None and bool(allowed[self._ends].any())
+                and bool(np.count_nonzero(allowed) > OPEN_CONTEXT))
+
     def _steer(self, logits: np.ndarray, allowed: np.ndarray) -> bool:
         """Keep only the allowed tokens that lead to an end, if there are any."""
         towards = self._quotes if np.count_nonzero(allowed) > OPEN_CONTEXT else self._brackets
         if towards is None or not towards.size or not allowed[towards].any():
             return False
-        keep = np.zeros_like(allowed)
-        keep[towards] = True
+        self._keep(logits, towards)
+        return True
+
+    def _keep(self, logits: np.ndarray, tokens: np.ndarray | None) -> None:
+        if tokens is None:
+            return
+        keep = np.zeros(logits.shape, dtype=bool)
+        keep[tokens] = True
         logits[~keep] = -np.inf
         self.interventions += 1
-        return True
 
     def accept(self, token: int) -> None:
         pass

@@ -20,6 +20,7 @@ from typing import Any
 
 from openmini.decoding.constraint import JSON_STYLE, Constraint, compose
 from openmini.decoding.schema_rewrite import map_subschemas, rewrite
+from openmini.tools.answered import Call, excluding
 from openmini.tools.closing import closed
 from openmini.tools.spec import ToolChoice, ToolSpec
 
@@ -38,23 +39,33 @@ class CallFormat:
         return self.open_id is not None and self.close_id is not None
 
 
-def call_schema(specs: Sequence[ToolSpec]) -> dict[str, Any]:
+def call_schema(specs: Sequence[ToolSpec], answered: Sequence[Call] = ()
+                ) -> dict[str, Any] | None:
     """`{"name": <one of the tools>, "arguments": <that tool's schema, closed>}`. A schema
     with local `$ref`s (pydantic's `$defs`) moves to `$defs/argsN` of the call schema, its
     refs re-pointed there: `#/$defs/Unit` would otherwise point at the call schema's root.
+    `answered`: calls that may not be made again (tools/answered.py); None when no call is
+    left.
 
     Cached on the tools' names and schemas (rewriting and closing ten pydantic tools takes
     about 3 ms, and a client sends the same tools with every request); the result is shared,
     read it only."""
-    return _call_schema(tuple((spec.name, json.dumps(spec.parameters)) for spec in specs))
+    return _call_schema(tuple((spec.name, json.dumps(spec.parameters)) for spec in specs),
+                        tuple(answered))
 
 
 @lru_cache(maxsize=128)
-def _call_schema(tools: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+def _call_schema(tools: tuple[tuple[str, str], ...], answered: tuple[Call, ...]
+                 ) -> dict[str, Any] | None:
     defs: dict[str, Any] = {}
     options = []
     for i, (name, parameters) in enumerate(tools):
         arguments = closed(rewrite(json.loads(parameters)))
+        made = [arguments for called, arguments in answered if called == name]
+        if made:
+            arguments = excluding(arguments, made)
+            if arguments is False:  # every call it could make was made
+                continue
         moved = _relocated(arguments, f"#/$defs/args{i}")
         if moved != arguments:  # it has local refs (a "$ref" in const/enum data is not one)
             defs[f"args{i}"] = moved
@@ -65,6 +76,8 @@ def _call_schema(tools: tuple[tuple[str, str], ...]) -> dict[str, Any]:
             "required": ["name", "arguments"],
             "additionalProperties": False,
         })
+    if not options:
+        return None
     schema = options[0] if len(options) == 1 else {"anyOf": options}
     return {**schema, **({"$defs": defs} if defs else {}), "x-guidance": JSON_STYLE}
 
@@ -81,12 +94,15 @@ def _relocated(schema: Any, base: str) -> Any:
 
 
 def tool_constraint(specs: Sequence[ToolSpec], choice: ToolChoice, parallel: bool,
-                    fmt: CallFormat, text: Constraint | None = None) -> Constraint:
+                    fmt: CallFormat, text: Constraint | None = None,
+                    answered: Sequence[Call] = ()) -> Constraint:
     """The constraint for a request with tools; `choice.mode == "none"` allows text only.
-    `text` (a response_format): what an answer that calls nothing must be."""
+    `text` (a response_format): what an answer that calls nothing must be. `answered`: calls
+    already answered in this turn, which `auto` does not make again (tools/answered.py)."""
     allowed = choice.allowed(specs)
+    again = answered if choice.mode == "auto" else ()
     spec = {
-        "schema": call_schema(allowed) if allowed else None,
+        "schema": call_schema(allowed, again) if allowed else None,
         "text_first": not choice.call_required,
         "parallel": parallel,
         "open": fmt.open_id,
@@ -100,7 +116,11 @@ def tool_constraint(specs: Sequence[ToolSpec], choice: ToolChoice, parallel: boo
 def build(spec_text: str) -> str:
     """Lark for a `tool_calls` constraint (registered in decoding.constraint.GRAMMARS)."""
     spec = json.loads(spec_text)
-    if spec["schema"] is None:  # tool_choice none: text, and never a call tag
+    if spec["schema"] is None:  # none, or no call left: text, and never a call tag
+        if spec.get("text"):
+            kind, text_spec, param = spec["text"]
+            return compose("%llguidance {}\nstart: @text\n",
+                           {"text": Constraint(kind, text_spec, param)})
         return "%llguidance {}\nstart: TEXT\nTEXT: /[^\\x00]*/\n"
     body = f"json_body: %json {json.dumps(spec['schema'])}\n"
     if spec.get("text"):
