@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from openmini.backends.base import BackendStats, Capabilities
+from openmini.backends.local_decision import ToolDecisions, tool_fit, tool_text_threshold
 from openmini.config import FLASH_ATTN, EngineConfig
 from openmini.engine.chat_template import ChatTemplate
 from openmini.engine.engine import Engine, EngineSettings
@@ -40,7 +39,7 @@ def context_settings(config: EngineConfig) -> ContextSettings:
                            flash_attn=FLASH_ATTN[config.flash_attn])
 
 
-class LocalBackend:
+class LocalBackend(ToolDecisions):
     def __init__(self, config: EngineConfig, cache_dir: Path | None = None,
                  progress: Callable[[int, int], None] | None = None):
         from openmini.models import resolve_model
@@ -121,12 +120,13 @@ class LocalBackend:
         prompt = self.prompt_tokens(request)
         max_tokens = self._budget(request, len(prompt))
         thinking = self._thinkings(request, max_tokens)
-        arrival = next_arrival()  # a relevance probe runs first: the answer keeps its place
+        arrival = next_arrival()  # probes run first: the answer keeps their place
+        decided, prompt = await self._after_results(request, prompt, arrival)
         fields = dict(request_id=request.request_id or uuid.uuid4().hex, prompt=prompt,
                       params=request.sampling, max_tokens=max_tokens, n=request.n,
                       priority=request.priority, deadline=request.deadline, arrival=arrival,
                       processors=await self._processors(request, max_tokens, thinking,
-                                                        arrival),
+                                                        arrival, decided),
                       thinking=thinking.__getitem__ if thinking else None,
                       hooks=request.hooks)
         stream = self.engine.generate(fields)
@@ -147,9 +147,11 @@ class LocalBackend:
             return self._compiler
 
     async def _processors(self, request: Request, max_tokens: int, thinking: list[Thinking],
-                          arrival: int) -> Callable[[int], Sequence[LogitsProcessor]] | None:
+                          arrival: int, decided: bool | None
+                          ) -> Callable[[int], Sequence[LogitsProcessor]] | None:
         """Per-choice logits processors: the constraint's grammar, compiled once (cached),
-        then the loop guard (a constrained output must end; decoding/loop_guard.py). With
+        the call/text decision in auto (`decided`: made before, after tool results), then
+        the loop guard (a constrained output must end; decoding/loop_guard.py). With
         reasoning, the grammar is the thinking block's, the constraint applying after it."""
         answer = self._constraint(request)
         constraint = answer
@@ -173,10 +175,10 @@ class LocalBackend:
                     self.model.tokens_matching(rb"[\]}][\]}\s]*"),  # close objects/arrays
                     np.array(sorted(self.model.eog_ids), dtype=np.int64))  # end the output
             # the decision's masks scan the vocabulary the first time: off the event loop too
-            decide = self._decision(request, lean)
+            decide = self._decision(request, lean, decided)
             return [compiler.matcher(constraint) for _ in range(request.n)], ends, decide
 
-        lean = await self._fit_lean(request, arrival)
+        lean = 0.0 if decided is not None else await self._fit_lean(request, arrival)
         matchers, (quotes, brackets, eog), decide = await asyncio.to_thread(build)
         n_vocab = self.model.n_vocab
 
@@ -191,69 +193,6 @@ class LocalBackend:
             return [grammar, *after]
 
         return processors
-
-    def _decision_tag(self, request: Request) -> int | None:
-        """The call tag's token id where call or text is decided on the first token
-        (tools/decision.py): only in auto mode, and only where the tag is a token of its own;
-        None where nothing is decided."""
-        choice = request.tool_choice
-        if (choice is None or choice.mode != "auto" or not request.tools
-                or self.tool_text_threshold >= 1):
-            return None
-        return self._call_format().open_id
-
-    def _decision(self, request: Request, lean: float) -> Callable[[], LogitsProcessor] | None:
-        open_id = self._decision_tag(request)
-        if open_id is None:
-            return None
-        from openmini.tools.decision import TextDecision
-
-        # with a response format, a JSON answer is not a call
-        opens, spelled, fence = self._call_masks(open_id, request.constraint is None)
-        threshold = self.tool_text_threshold
-        return lambda: TextDecision(opens, spelled, threshold, fence, lean)
-
-    async def _fit_lean(self, request: Request, arrival: int) -> float:
-        """The relevance probe's lean on the decision (tools/relevance.py): the request's
-        conversation and tools, asked whether a provided function fits. 0 where nothing is
-        decided, the model has no fit weight, the answer comes after a thinking block (which
-        the decision then reads), or the question would not fit the context."""
-        weight, center = self.tool_fit
-        if (not weight or request.messages is None or request.reasoning is not None
-                or self._decision_tag(request) is None):
-            return 0.0
-        from openmini.tools.decision import fit_lean
-        from openmini.tools.relevance import QUESTION, answer_ids, ask
-
-        if self._answers is None:
-            self._answers = answer_ids(lambda w: self.model.tokenize(
-                w, add_special=False, parse_special=False))
-        probe = replace(request, messages=(*request.messages, ChatMessage("user", QUESTION)))
-        prompt = self.prompt_tokens(probe)
-        if len(prompt) >= self.config.ctx_size:
-            return 0.0
-        share = await ask(self.engine, prompt, self._answers, request.priority,
-                          request.deadline, arrival)
-        return 0.0 if share is None else fit_lean(share, weight, center)
-
-    def _call_masks(self, open_id: int, json_calls: bool) -> tuple[Any, Any, Any]:
-        """(tokens that open a call, tokens that spell the tag as text, the fence a call
-        decided on ``` may open): built once per variant (calls written as JSON or not), as
-        they depend on the vocabulary only."""
-        masks = self._masks.get(json_calls)
-        if masks is None:
-            from openmini.tools.decision import Fence, spelled_tag, token_mask
-            from openmini.tools.grammar import JSON_OPENERS, OPEN
-
-            n_vocab, matching = self.model.n_vocab, self.model.tokens_matching
-            openers = b"[" + re.escape(JSON_OPENERS.encode()) + b"].*"
-            json_openers = matching(openers) if json_calls else None
-            pieces = self.model.pieces_matching(Fence.PATTERN) if json_calls else None
-            fence = Fence(n_vocab, pieces) if pieces is not None else None
-            masks = (token_mask(n_vocab, open_id, json_openers),
-                     token_mask(n_vocab, matching(spelled_tag(OPEN))), fence)
-            self._masks[json_calls] = masks
-        return masks
 
     def _thinkings(self, request: Request, max_tokens: int) -> list[Thinking]:
         if request.reasoning is None:
@@ -317,30 +256,6 @@ class LocalBackend:
         self.engine.close()
         if not self.engine.running_thread():
             self.model.close()
-
-
-def tool_fit(config: EngineConfig) -> tuple[float, float]:
-    """The relevance probe's (weight, center): configured, else the catalogue's, else none."""
-    return (_catalogued(config, "tool_fit_weight", 0.0),
-            _catalogued(config, "tool_fit_center", 0.5))
-
-
-def tool_text_threshold(config: EngineConfig) -> float:
-    """The configured threshold, else the catalogue's for this model, else the default."""
-    from openmini.models.catalogue import DEFAULT_TOOL_TEXT_THRESHOLD
-
-    return _catalogued(config, "tool_text_threshold", DEFAULT_TOOL_TEXT_THRESHOLD)
-
-
-def _catalogued(config: EngineConfig, name: str, default: float) -> float:
-    """A per-model setting: the configured value, else the catalogue's, else `default`."""
-    from openmini.models.catalogue import CATALOGUE
-
-    value: float | None = getattr(config, name)
-    if value is not None:
-        return value
-    spec = CATALOGUE.get(config.model)
-    return float(getattr(spec, name)) if spec is not None else default
 
 
 def _message_dict(message: ChatMessage) -> dict[str, object]:

@@ -61,11 +61,16 @@ def _integral(value: Any) -> Any:
     return value
 
 
+def this_turn(messages: Sequence[ChatMessage]) -> Sequence[ChatMessage]:
+    """The messages after the last user message (all of them where there is none)."""
+    start = max((i + 1 for i, m in enumerate(messages) if m.role == "user"), default=0)
+    return messages[start:]
+
+
 def answered(messages: Sequence[ChatMessage]) -> tuple[Call, ...]:
     """The calls made since the last user message that a tool message answers, most recent
     first, each once. Arguments that are not a JSON object are left out (nothing to match)."""
-    start = max((i + 1 for i, m in enumerate(messages) if m.role == "user"), default=0)
-    turn = messages[start:]
+    turn = this_turn(messages)
     replied = {m.tool_call_id for m in turn if m.role == "tool"}
     calls: dict[Call, None] = {}
     for message in reversed(turn):

@@ -36,6 +36,11 @@ the decision: text when logit(p_text) + lean >= logit(threshold), with lean =
 weight * (logit(center) - logit(p_fit)), `p_fit` the probe's share of "yes". A "no" moves a
 call the prose share alone would make towards text, a firm "yes" the other way.
 
+After tool results in the turn, the share of the model's calls that would repeat a call it
+already made (tools/repeat.py) counts as text: the grammar does not let it make that call, and
+meaning to make it is the model saying it has what it asked for. The relevance probe is not
+asked then: whether a function fits the request was settled by the call already made.
+
 Used only where a call opens on a token of its own: with special call-tag tokens (Qwen2.5);
 where the tag is plain text the call is found lazily and no single token decides.
 """
@@ -98,12 +103,15 @@ class TextDecision:
     relevance probe's shift of the share's log-odds (0: the share alone decides)."""
 
     def __init__(self, opens_call: np.ndarray, spelled: np.ndarray, threshold: float,
-                 fence: Fence | None = None, lean: float = 0.0) -> None:
+                 fence: Fence | None = None, lean: float = 0.0, repeat: float = 0.0,
+                 decided: bool | None = None) -> None:
         self._opens_call = opens_call  # bool over the vocabulary
         self._spelled = spelled  # bool: prefixes of the tag in plain text (and not openers)
         self.threshold = threshold
         self._fence = fence
         self.lean = lean
+        self.repeat = repeat  # the share of calls that would repeat an answered one
+        self.decided = decided  # made before the answer (after tool results): applied only
         self.p_text: float | None = None
         self.text: bool | None = None
         # per token since the decision, the backticks a call has opened with (None: past
@@ -121,15 +129,23 @@ class TextDecision:
         prose = allowed & ~call & ~spelled
         if not prose.any() or not call.any():  # nothing to decide: the grammar has
             return
-        top = float(logits[allowed].max())
-        weights = np.exp(logits[allowed] - top, dtype=np.float64)
-        self.p_text = float(weights[prose[allowed]].sum() / weights.sum())
-        self.text = (self.p_text >= self.threshold if not self.lean else
-                     logit(self.p_text) + self.lean >= logit(self.threshold))
+        if self.decided is None:
+            top = float(logits[allowed].max())
+            weights = np.exp(logits[allowed] - top, dtype=np.float64)
+            p_text = float(weights[prose[allowed]].sum() / weights.sum())
+            self.p_text = p_text + (1 - p_text) * self.repeat  # a repeat is no call: done
+            self.text = self.decide(self.p_text)
+        else:
+            self.text = self.decided
         logits[(call if self.text else prose) | spelled] = -np.inf
         if not self.text and self._fence is not None:  # no bare code fence
             logits[self._fence.bans[0]] = -np.inf
         self._trail = []
+
+    def decide(self, p_text: float) -> bool:
+        """Text, for this share of prose (the lean applied)."""
+        return (p_text >= self.threshold if not self.lean else
+                logit(p_text) + self.lean >= logit(self.threshold))
 
     def accept(self, token: int) -> None:
         if self._trail is None:

@@ -1,0 +1,117 @@
+"""How much the model means to make a call it already made: its share moves to "answer in text".
+
+After a tool result a small model's first token still opens a call most of the time (`fast`
+on "What's the weather in Oslo?" with the result of `get_weather {"city": "Oslo"}` in hand):
+it would write the same call again. The grammar does not let it (tools/answered.py), but a
+call decision would then force *another* call out of it, and what it writes is the answered
+call bent out of shape (`{"city": "Oslo}}]{"}`). The call it meant is the model saying it has
+what it asked for. So before the answer, each call of the turn's last batch is scored as the
+continuation of the answer's own prompt after the call tag (teacher forcing: every token of
+`\\n{"name": ..., "arguments": ...}\\n</tool_call>` as the chat template writes calls, its
+probability read, the token then forced), and the sum of their probabilities, `p_repeat`,
+is the share of the model's calls that would repeat one. The decision (tools/decision.py) then
+counts that share of the call class as text: p_text + (1 - p_text) * p_repeat.
+
+The scored prompt shares the answer's whole prompt, so with the prefix cache the answer then
+evaluates nothing again; the scoring costs one decode step per token of the longest call (its
+calls run as one batch), about 20 steps for a small call, only in `auto` after tool results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from openmini.types import SamplingParams
+
+if TYPE_CHECKING:
+    from openmini.engine.engine import Engine
+    from openmini.tools.calls import ToolCall
+
+MAX_SCORED = 4  # calls of the last batch scored at most
+
+
+def call_text(name: str, arguments: str) -> str:
+    """A call as Qwen2.5's template writes it after the tag: `{"name": ..., "arguments": ...}`
+    (`tojson`, which spells JSON as json.dumps does), on its own line, then the closing tag."""
+    try:
+        value: object = json.loads(arguments)
+    except json.JSONDecodeError:
+        value = arguments
+    return "\n" + json.dumps({"name": name, "arguments": value}, ensure_ascii=False) + "\n"
+
+
+def last_batch(calls_of: Sequence[Sequence[ToolCall]]) -> list[ToolCall]:
+    """The calls of the last assistant message that made any, each once, at most MAX_SCORED."""
+    for calls in reversed(calls_of):
+        if calls:
+            seen: dict[tuple[str, str], ToolCall] = {}
+            for call in calls:
+                seen.setdefault((call.name, call.arguments), call)
+            return list(seen.values())[:MAX_SCORED]
+    return []
+
+
+class ForcedScore:
+    """A logits processor that writes `tokens` one by one and sums their log-probabilities
+    (temperature 1, over the whole vocabulary) in `logprob`."""
+
+    def __init__(self, tokens: Sequence[int]) -> None:
+        self._tokens = list(tokens)
+        self.logprob = 0.0
+        self.steps = 0
+
+    def process(self, generated: Sequence[int], logits: np.ndarray) -> None:
+        k = len(generated)
+        if k >= len(self._tokens):
+            return
+        token = self._tokens[k]
+        row = logits.astype(np.float64)
+        top = float(row.max())
+        self.logprob += float(row[token]) - top - math.log(float(np.exp(row - top).sum()))
+        self.steps = k + 1
+        logits[:] = -np.inf
+        logits[token] = 0.0
+
+    def accept(self, token: int) -> None:
+        return None
+
+
+async def repeat_share(engine: Engine, prompt: list[int], continuations: list[list[int]],
+                       priority: int, deadline: float | None, arrival: int) -> float:
+    """The probability that the model, once it has opened a call (the tag ends `prompt`),
+    writes one of `continuations`; 0 where the engine gave no scores."""
+    scores = await asyncio.gather(*(_score(engine, prompt, tokens, priority, deadline, arrival)
+                                    for tokens in continuations))
+    return min(1.0, sum(math.exp(s) for s in scores if s is not None))
+
+
+async def _score(engine: Engine, prompt: list[int], tokens: list[int], priority: int,
+                 deadline: float | None, arrival: int) -> float | None:
+    scorer = ForcedScore(tokens)
+    await probe(engine, "repeat", prompt, [scorer], len(tokens), priority, deadline, arrival)
+    return scorer.logprob if scorer.steps == len(tokens) else None
+
+
+async def probe(engine: Engine, tag: str, prompt: list[int], processors: list[Any],
+                n_tokens: int, priority: int, deadline: float | None, arrival: int) -> None:
+    """Run `prompt` for `n_tokens` greedy tokens through `processors` (which read what they
+    need from the logits), nothing returned to a client; `arrival`: its place in the queue,
+    which the answer shares."""
+    fields: dict[str, object] = dict(
+        request_id=f"{tag}-{uuid.uuid4().hex}", prompt=prompt,
+        params=SamplingParams(max_tokens=n_tokens, temperature=0.0, ignore_eos=True),
+        max_tokens=n_tokens, processors=lambda _: processors, priority=priority,
+        deadline=deadline, arrival=arrival)
+    stream = engine.generate(fields)
+    try:
+        async for _ in stream:
+            pass
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]
