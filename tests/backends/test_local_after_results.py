@@ -18,7 +18,7 @@ import pytest
 from openmini.backends.local import LocalBackend
 from openmini.config import EngineConfig
 from openmini.pipeline import collect
-from openmini.tools import repeat, relevance
+from openmini.tools import relevance, repeat
 from openmini.tools.calls import ToolCall
 from openmini.tools.spec import ToolChoice, ToolSpec
 from openmini.types import ChatMessage, Request, SamplingParams

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import openai
@@ -22,16 +23,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
+@contextmanager
+def serve(model: str, *flags: str) -> Iterator[str]:
+    """`openmini serve --model MODEL FLAGS...` on a free port; its base URL once healthy."""
     port = _free_port()
-    cmd = [sys.executable, "-m", "openmini.cli.main", "serve", "--model", MODEL, "--port",
-           str(port), "--parallel", "2", "--max-queue", "1", "--ctx-size", "1024",
-           "--threads", "2"]
+    cmd = [sys.executable, "-m", "openmini.cli.main", "serve", "--model", model, "--port",
+           str(port), "--threads", "2", *flags]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             env={**os.environ, "OPENMINI_API_KEY": ""})
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             err = proc.stderr.read().decode() if proc.stderr else ""
@@ -44,9 +45,17 @@ def base_url() -> Iterator[str]:
     else:
         proc.kill()
         raise RuntimeError("server did not start in time")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    with serve(MODEL, "--parallel", "2", "--max-queue", "1", "--ctx-size", "1024") as url:
+        yield url
 
 
 @pytest.fixture
