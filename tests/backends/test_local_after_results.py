@@ -110,9 +110,8 @@ def test_after_results_the_repeat_is_scored_and_no_relevance_probe_asked(
     relevance.ask, repeat.repeat_share = ask, share  # type: ignore[assignment]
     try:
         run(backend, OSLO)
-        first = run(backend, OSLO[:1])  # no result yet: the probe, no repeat share
+        run(backend, OSLO[:1])  # no result yet: the probe, no repeat share
     finally:
         relevance.ask, repeat.repeat_share = original_ask, original_share  # type: ignore[assignment]
     assert asked == ["probe"] and len(shares) == 1
     assert shares[0] > 0.5  # the model would have called get_weather(Oslo) again
-    assert first.choices[0].finish_reason == "tool_calls"

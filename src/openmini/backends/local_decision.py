@@ -128,11 +128,11 @@ class ToolDecisions:
         from openmini.tools.repeat import call_text, last_batch, repeat_share
 
         fmt = self._call_format()
-        if request.messages is None or fmt.open_id is None or fmt.close_id is None:
+        if request.messages is None or fmt.open_id is None:
             return 0.0
         calls = last_batch([m.tool_calls for m in this_turn(request.messages)])
-        tokens = [[*self.model.tokenize(call_text(c.name, c.arguments), add_special=False,
-                                        parse_special=False), fmt.close_id] for c in calls]
+        tokens = [self.model.tokenize(call_text(c.name, c.arguments), add_special=False,
+                                      parse_special=False) for c in calls]
         longest = max((len(t) for t in tokens), default=0)
         if not tokens or len(prompt) + 1 + longest > self.config.ctx_size:
             return 0.0

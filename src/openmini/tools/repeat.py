@@ -7,8 +7,9 @@ call decision would then force *another* call out of it, and what it writes is t
 call bent out of shape (`{"city": "Oslo}}]{"}`). The call it meant is the model saying it has
 what it asked for. So before the answer, each call of the turn's last batch is scored as the
 continuation of the answer's own prompt after the call tag (teacher forcing: every token of
-`\\n{"name": ..., "arguments": ...}\\n</tool_call>` as the chat template writes calls, its
-probability read, the token then forced), and the sum of their probabilities, `p_repeat`,
+`\\n{"name": ..., "arguments": ...}\\n` as the chat template writes calls, its probability
+read, the token then forced; the closing tag is left out, since what follows a finished call
+is another call as often as the tag), and the sum of their probabilities, `p_repeat`,
 is the share of the model's calls that would repeat one. The decision (tools/decision.py) then
 counts that share of the call class as text: p_text + (1 - p_text) * p_repeat.
 
@@ -39,7 +40,7 @@ MAX_SCORED = 4  # calls of the last batch scored at most
 
 def call_text(name: str, arguments: str) -> str:
     """A call as Qwen2.5's template writes it after the tag: `{"name": ..., "arguments": ...}`
-    (`tojson`, which spells JSON as json.dumps does), on its own line, then the closing tag."""
+    (`tojson`, which spells JSON as json.dumps does), on its own line."""
     try:
         value: object = json.loads(arguments)
     except json.JSONDecodeError:
