@@ -24,7 +24,8 @@ ModelOpt = Annotated[str, typer.Option("--model", "-m",
 ThreadsOpt = Annotated[int | None, typer.Option("--threads", help="CPU threads (default: all).")]
 ParallelOpt = Annotated[int | None, typer.Option("--parallel",
                                                  help="Concurrent sequences decoded together.")]
-CtxOpt = Annotated[int | None, typer.Option("--ctx-size", help="Context length per sequence.")]
+CtxOpt = Annotated[int | None, typer.Option(
+    "--ctx-size", help="Context length per sequence (default 8192).")]
 EffortOpt = Annotated[Effort | None, typer.Option(
     "--reasoning-effort", help="Think first: none, minimal, low, medium or high (the "
     "reasoning goes to stderr).")]
