@@ -41,6 +41,7 @@ Metrics per run (one scenario, one seed):
   time of the whole scenario, and per request).
 - call in text: the final text holds a `{"name": ..., "arguments": ...}` object, a call the
   server did not return as tool_calls.
+- empty args: a call gave a required string parameter as "" or blank (a placeholder).
 
 Arms: openmini (`openmini serve` in a child process, --ctx-size per sequence) and llamacpp
 (llama.cpp's own server through xllamacpp, the same GGUF and threads, jinja on so the chat
@@ -253,6 +254,7 @@ class Run:
     matched: str = ""  # "expect" or "accept N": the outcome that was met
     problems: list[str] = field(default_factory=list)
     loops: int = 0  # calls identical to one already answered
+    empty: int = 0  # calls with a required string argument "" or blank (a placeholder)
     degenerate: str = ""
     text_calls: int = 0
     latency: float = 0.0
@@ -325,6 +327,7 @@ async def run_scenario(client: Any, model: str, sc: dict[str, Any], arm: str, a:
                                                                    args)
                 c["loop"] = key in answered
                 run.loops += c["loop"]
+                run.empty += placeholder(sc["tools"], c["name"], args)
                 keys.append(key)
                 messages.append({"role": "tool", "tool_call_id": c["id"] or f"call_{n}_{i}",
                                  "content": json.dumps(c["result"], ensure_ascii=False)})
@@ -338,6 +341,18 @@ async def run_scenario(client: Any, model: str, sc: dict[str, Any], arm: str, a:
         run.text_calls = text_calls(run.answer)
     score(run, sc)
     return run
+
+
+def placeholder(tools: list[dict[str, Any]], name: str, args: Any) -> bool:
+    """A required string parameter given as "" or blank: what a small model writes when the
+    grammar holds it to a call it has no value for."""
+    spec = next((t["function"] for t in tools if t["function"]["name"] == name), None)
+    if spec is None or not isinstance(args, dict):
+        return False
+    params = spec.get("parameters") or {}
+    props = params.get("properties", {})
+    return any(props.get(k, {}).get("type") == "string" and isinstance(args.get(k), str)
+               and not args[k].strip() for k in params.get("required", []))
 
 
 def score(run: Run, sc: dict[str, Any]) -> None:
@@ -416,6 +431,7 @@ def summary(runs: list[Run]) -> dict[str, Any]:
             "no_answer": sum(r.answer is None and not r.error for r in runs),
             "errors": sum(bool(r.error) for r in runs),
             "text_calls": sum(r.text_calls > 0 for r in runs),
+            "empty_args": sum(r.empty > 0 for r in runs),
             "rounds_mean": sum(len(r.rounds) for r in runs) / n if n else float("nan"),
             "latency_median_s": median([r.latency for r in runs]),
             "latency_p90_s": pct([r.latency for r in runs], 90),
@@ -429,12 +445,14 @@ def report(arm: str, runs: list[Run], a: Any, wall: float) -> dict[str, Any]:
     out["all"] = summary(runs)
     rows = [[k, s["runs"], share(s["success"], s["runs"]), share(s["loop"], s["runs"]),
              share(s["degenerate"], s["runs"]), s["no_answer"], s["errors"], s["text_calls"],
+             s["empty_args"],
              f"{s['rounds_mean']:.2f}", s["latency_median_s"], s["latency_p90_s"],
              s["request_median_s"]] for k, s in out.items()]
     table(f"Agent loop, {arm}, {a.model}, {decoding(a)}, max_tokens {a.max_tokens}, max rounds "
           f"{a.max_rounds}{', streaming' if a.stream else ''} ({wall:.0f} s wall)",
           ["kind", "runs", "success", "loop", "degenerate", "no answer", "errors",
-           "call in text", "rounds", "latency med s", "p90 s", "request med s"], rows)
+           "call in text", "empty args", "rounds", "latency med s", "p90 s",
+           "request med s"], rows)
     why = Counter(reason(p) for r in runs if not r.success for p in r.problems)
     if why:
         table(f"Why {arm} runs failed (every problem of a failed run)", ["problem", "runs"],

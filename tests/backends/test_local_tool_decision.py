@@ -30,8 +30,8 @@ def ask(backend: LocalBackend, mode: str = "auto") -> tuple[str, list[Any]]:
     made: list[Any] = []
     original = decision.TextDecision.__init__
 
-    def recording(self: Any, *args: Any) -> None:
-        original(self, *args)
+    def recording(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
         made.append(self)
 
     req = Request(model="tiny", messages=(ChatMessage("user", "Add 2 and 3."),), tools=(ADD,),
