@@ -61,7 +61,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import sys
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -70,10 +69,10 @@ from typing import Any
 
 import httpx
 
+from bfcl import text_calls
 from common import (
     AVX2_NOTE,
     Server,
-    free_port,
     median,
     model_path,
     openmini_server,
@@ -81,6 +80,7 @@ from common import (
     pct,
     save,
     table,
+    xserver,
 )
 
 SCENARIOS = Path(__file__).resolve().parent / "data" / "agent_scenarios.json"
@@ -213,20 +213,6 @@ def degenerate(text: str, finish: str) -> str:
                 if what == "lines":
                     return f"the same line x3+ {items[i][:40]!r}"
     return ""
-
-
-def text_calls(text: str) -> int:
-    """`{"name": ..., "arguments": ...}` objects in the text: calls written as prose."""
-    decoder, found, i = json.JSONDecoder(), 0, text.find("{")
-    while i >= 0:
-        try:
-            obj, end = decoder.raw_decode(text, i)
-        except ValueError:
-            i = text.find("{", i + 1)
-            continue
-        found += isinstance(obj, dict) and {"name", "arguments"} <= obj.keys()
-        i = text.find("{", end)
-    return found
 
 
 # --- one scenario -------------------------------------------------------------------------
@@ -467,34 +453,10 @@ def decoding(a: Any) -> str:
 
 # --- servers ------------------------------------------------------------------------------
 
-# bench/common.py's llama.cpp launcher, with the jinja chat template on (tools need it: without
-# it the server renders no tools and parses no calls).
-_XSERVER = """
-import sys, xllamacpp as x
-path, (threads, parallel, n_ctx, n_batch, port) = sys.argv[1], map(int, sys.argv[2:7])
-p = x.CommonParams()
-p.model.path = path
-p.n_parallel, p.n_ctx, p.n_batch, p.n_ubatch = parallel, n_ctx, n_batch, n_batch
-p.cpuparams.n_threads = p.cpuparams_batch.n_threads = threads
-p.port, p.hostnames, p.cache_prompt, p.verbosity = port, ["127.0.0.1"], True, 0
-p.use_jinja = True
-server = x.Server(p)
-print("listening", server.listening_address, flush=True)
-sys.stdin.read()
-"""
-
-
-def llamacpp_server(path: str, threads: int, parallel: int, n_ctx: int) -> Server:
-    port = free_port()
-    argv = [sys.executable, "-c", _XSERVER, path, str(threads), str(parallel), str(n_ctx),
-            "512", str(port)]
-    return Server("xllamacpp", argv, port)
-
-
 def start(arm: str, a: Any) -> Server:
     if arm == "llamacpp":
-        return llamacpp_server(model_path(a.model), a.threads, a.parallel,
-                               a.ctx_size * a.parallel)
+        return xserver(model_path(a.model), a.threads, a.parallel, a.ctx_size * a.parallel,
+                       jinja=True)
     cmd = ("{python} -m openmini.cli.main serve --model {model} --port {port} --threads "
            "{threads} --parallel {parallel} --ctx-size " + str(a.ctx_size))
     return openmini_server(a.model, a.threads, a.parallel, cmd=cmd)

@@ -27,7 +27,7 @@ from importlib import metadata, util
 from pathlib import Path
 from typing import Any
 
-from common import Server, free_port
+from common import Server, xserver
 
 IDS_FILE = "test_case_ids_to_generate.json"  # bfcl's --run-ids reads it from BFCL_PROJECT_ROOT
 ALIASES = {"simple": "simple_python"}  # bfcl's name for the Python AST `simple` category
@@ -171,27 +171,9 @@ def score(root: Path, registry: str, category: str) -> dict[str, Any] | None:
 
 # --- servers ------------------------------------------------------------------------------
 
-_XSERVER = """
-import sys, xllamacpp as x
-path, (threads, parallel, n_ctx, port) = sys.argv[1], map(int, sys.argv[2:6])
-p = x.CommonParams()
-p.model.path = path
-p.n_parallel, p.n_ctx = parallel, n_ctx
-p.cpuparams.n_threads = p.cpuparams_batch.n_threads = threads
-p.use_jinja = True  # the GGUF's own chat template: tools in the prompt, tool calls parsed
-p.port, p.hostnames, p.cache_prompt, p.verbosity = port, ["127.0.0.1"], True, 0
-server = x.Server(p)
-print("listening", server.listening_address, flush=True)
-sys.stdin.read()
-"""
-
-
 def llamacpp_server(path: str, threads: int, parallel: int, ctx_size: int) -> Server:
-    """llama.cpp's server (xllamacpp): `parallel` slots of `ctx_size` cells each."""
-    port = free_port()
-    argv = [sys.executable, "-c", _XSERVER, path, str(threads), str(parallel),
-            str(ctx_size * parallel), str(port)]
-    return Server("xllamacpp", argv, port)
+    """llama.cpp's server (xllamacpp), jinja on: `parallel` slots of `ctx_size` cells each."""
+    return xserver(path, threads, parallel, ctx_size * parallel, jinja=True)
 
 
 # --- the child: register, then bfcl's CLI -------------------------------------------------

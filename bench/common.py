@@ -261,23 +261,27 @@ class Server:
 
 _XSERVER = """
 import sys, xllamacpp as x
-path, (threads, parallel, n_ctx, n_batch, port) = sys.argv[1], map(int, sys.argv[2:7])
+path, (threads, parallel, n_ctx, n_batch, port, jinja) = sys.argv[1], map(int, sys.argv[2:8])
 p = x.CommonParams()
 p.model.path = path
 p.n_parallel, p.n_ctx, p.n_batch, p.n_ubatch = parallel, n_ctx, n_batch, n_batch
 p.cpuparams.n_threads = p.cpuparams_batch.n_threads = threads
 p.port, p.hostnames, p.cache_prompt, p.verbosity = port, ["127.0.0.1"], True, 0
+p.use_jinja = bool(jinja)  # the GGUF's chat template: tools in the prompt, calls parsed
 server = x.Server(p)
 print("listening", server.listening_address, flush=True)
 sys.stdin.read()
 """
 
 
-def xserver(path: str, threads: int, parallel: int, n_ctx: int, n_batch: int = 512) -> Server:
-    """llama.cpp's server (xllamacpp.Server) with `parallel` slots sharing n_ctx cells."""
+def xserver(path: str, threads: int, parallel: int, n_ctx: int, n_batch: int = 512,
+            jinja: bool = False) -> Server:
+    """llama.cpp's server (xllamacpp.Server) with `parallel` slots sharing n_ctx cells;
+    `jinja`: the GGUF's own chat template (tools need it: without it the server renders no
+    tools and parses no calls)."""
     port = free_port()
     argv = [sys.executable, "-c", _XSERVER, path, str(threads), str(parallel), str(n_ctx),
-            str(n_batch), str(port)]
+            str(n_batch), str(port), str(int(jinja))]
     return Server("xllamacpp", argv, port)
 
 

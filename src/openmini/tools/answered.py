@@ -36,6 +36,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from openmini.decoding.schema_negation import integral
 from openmini.types import ChatMessage
 
 MAX_STRING = 200  # longer string values are not excluded (the pattern grows with them)
@@ -47,18 +48,8 @@ Call = tuple[str, str]  # (function name, canonical JSON arguments)
 
 def canonical(arguments: Any) -> str:
     """One spelling of a JSON value: keys sorted, no spaces, integral numbers as integers."""
-    return json.dumps(_integral(arguments), sort_keys=True, separators=(",", ":"),
+    return json.dumps(integral(arguments), sort_keys=True, separators=(",", ":"),
                       ensure_ascii=False)
-
-
-def _integral(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, list):
-        return [_integral(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _integral(v) for k, v in value.items()}
-    return value
 
 
 def this_turn(messages: Sequence[ChatMessage]) -> Sequence[ChatMessage]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -74,14 +74,23 @@ async def ask(engine: Engine, prompt: list[int], answers: tuple[np.ndarray, np.n
     the queue, which the answer then shares (it is not put behind requests that came while
     the probe ran)."""
     reader = FitReader(*answers)
+    await probe(engine, "fit", prompt, [reader], 1, priority, deadline, arrival)
+    return reader.share
+
+
+async def probe(engine: Engine, tag: str, prompt: list[int], processors: list[Any],
+                n_tokens: int, priority: int, deadline: float | None, arrival: int) -> None:
+    """Run `prompt` for `n_tokens` greedy tokens through `processors` (which read what they
+    need from the logits), nothing returned to a client; `arrival`: its place in the queue,
+    which the answer shares."""
     fields: dict[str, object] = dict(
-        request_id=f"fit-{uuid.uuid4().hex}", prompt=prompt,
-        params=SamplingParams(max_tokens=1, temperature=0.0), max_tokens=1,
-        processors=lambda _: [reader], priority=priority, deadline=deadline, arrival=arrival)
+        request_id=f"{tag}-{uuid.uuid4().hex}", prompt=prompt,
+        params=SamplingParams(max_tokens=n_tokens, temperature=0.0, ignore_eos=True),
+        max_tokens=n_tokens, processors=lambda _: processors, priority=priority,
+        deadline=deadline, arrival=arrival)
     stream = engine.generate(fields)
     try:
         async for _ in stream:
             pass
     finally:
         await stream.aclose()  # type: ignore[attr-defined]
-    return reader.share

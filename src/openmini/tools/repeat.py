@@ -23,13 +23,12 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from openmini.types import SamplingParams
+from openmini.tools.relevance import probe
 
 if TYPE_CHECKING:
     from openmini.engine.engine import Engine
@@ -98,21 +97,3 @@ async def _score(engine: Engine, prompt: list[int], tokens: list[int], priority:
     scorer = ForcedScore(tokens)
     await probe(engine, "repeat", prompt, [scorer], len(tokens), priority, deadline, arrival)
     return scorer.logprob if scorer.steps == len(tokens) else None
-
-
-async def probe(engine: Engine, tag: str, prompt: list[int], processors: list[Any],
-                n_tokens: int, priority: int, deadline: float | None, arrival: int) -> None:
-    """Run `prompt` for `n_tokens` greedy tokens through `processors` (which read what they
-    need from the logits), nothing returned to a client; `arrival`: its place in the queue,
-    which the answer shares."""
-    fields: dict[str, object] = dict(
-        request_id=f"{tag}-{uuid.uuid4().hex}", prompt=prompt,
-        params=SamplingParams(max_tokens=n_tokens, temperature=0.0, ignore_eos=True),
-        max_tokens=n_tokens, processors=lambda _: processors, priority=priority,
-        deadline=deadline, arrival=arrival)
-    stream = engine.generate(fields)
-    try:
-        async for _ in stream:
-            pass
-    finally:
-        await stream.aclose()  # type: ignore[attr-defined]
