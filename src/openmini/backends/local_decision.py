@@ -88,7 +88,7 @@ class ToolDecisions:
                 or self._decision_tag(request) is None or not answered(request.messages)):
             return None, prompt
         from openmini.decoding.processor import GrammarProcessor
-        from openmini.tools.repeat import probe
+        from openmini.tools.relevance import probe
 
         constraint = self._constraint(request)
         assert constraint is not None
