@@ -34,13 +34,19 @@ def test_answered_calls_of_the_turn_most_recent_first() -> None:
                                   ("get_weather", '{"city":"Bergen"}'))
 
 
-def test_only_answered_calls_of_the_current_turn_count() -> None:
+def test_the_turn_and_the_last_batch_count() -> None:
     unanswered = ChatMessage("assistant", "", tool_calls=(ToolCall("x", "ls", "{}"),))
     messages = [ChatMessage("user", "List the files."), *exchange("ls", "{}", "a"),
                 ChatMessage("assistant", "a.txt"), ChatMessage("user", "And now?"),
                 unanswered, *exchange("pwd", "{}", "b")]
-    # ls() was made in the previous turn: a new question may need it again (state moves)
+    # ls() was made in the previous turn, and pwd() since: it may return something else now
     assert answered(messages) == (("pwd", "{}"),)
+    moved = [ChatMessage("user", "List the files."), *exchange("ls", "{}", "a"),
+             *exchange("cd", '{"to": "docs"}', "b"), ChatMessage("assistant", "Done."),
+             ChatMessage("user", "What's the tracking number?")]
+    # a new question right after an exchange: its last batch still holds, ls() may not
+    assert answered(moved) == (("cd", '{"to":"docs"}'),)
+    assert answered(moved[:1]) == ()
 
 
 def test_unreadable_or_non_object_arguments_are_not_matched() -> None:

@@ -73,16 +73,18 @@ class ToolDecisions:
 
     async def _after_results(self, request: Request, prompt: list[int], arrival: int
                              ) -> tuple[bool | None, list[int]]:
-        """After tool results in this turn (`auto`): call or text, decided before the answer,
-        and the answer's prompt. The first token's prose share is read on the answer's own
-        prompt (one token, under its grammar), the share of calls that would repeat one of
-        the turn's last batch moves to text (tools/repeat.py), and a text answer is written
+        """After tool results (`auto`; calls answered in this turn, or the last batch of an
+        earlier one: tools/answered.py): call or text, decided before the answer, and the
+        answer's prompt. The first token's prose share is read on the answer's own prompt
+        (one token, under its grammar; leaned by the relevance probe at the start of a new
+        turn), the share of calls that would repeat one of the last batch moves to text
+        (tools/repeat.py), and a text answer is written
         on the conversation without the tool declarations: with them in the system prompt
         the small models answer a tool result by describing the call (`default`: "To get
         the weather in Oslo, you can use the get_weather function..."), without them from
         the result ("The weather in Oslo is cold with snow."). (None, prompt) where nothing
         is decided here: no results yet, reasoning on, or not `auto`."""
-        from openmini.tools.answered import answered
+        from openmini.tools.answered import answered, this_turn
 
         if (request.messages is None or request.reasoning is not None
                 or self._decision_tag(request) is None or not answered(request.messages)):
@@ -93,8 +95,11 @@ class ToolDecisions:
         constraint = self._constraint(request)
         assert constraint is not None
 
+        new_turn = not any(m.tool_calls for m in this_turn(request.messages))
+        lean = await self._probe_lean(request, arrival) if new_turn else 0.0
+
         def build() -> tuple[Any, Any]:
-            decide = self._decision(request, 0.0)
+            decide = self._decision(request, lean)
             assert decide is not None
             return self.compiler().matcher(constraint), decide()
 
@@ -123,14 +128,13 @@ class ToolDecisions:
         return await self._probe_lean(request, arrival)
 
     async def _repeat_share(self, request: Request, prompt: list[int], arrival: int) -> float:
-        """tools/repeat.py: the turn's last calls scored after the answer's prompt and tag."""
-        from openmini.tools.answered import this_turn
+        """tools/repeat.py: the last batch's calls scored after the answer's prompt and tag."""
         from openmini.tools.repeat import call_text, last_batch, repeat_share
 
         fmt = self._call_format()
         if request.messages is None or fmt.open_id is None:
             return 0.0
-        calls = last_batch([m.tool_calls for m in this_turn(request.messages)])
+        calls = last_batch([m.tool_calls for m in request.messages])
         tokens = [self.model.tokenize(call_text(c.name, c.arguments), add_special=False,
                                       parse_special=False) for c in calls]
         longest = max((len(t) for t in tokens), default=0)

@@ -1,19 +1,22 @@
-"""Calls already answered in this turn are not made again in `auto`: the grammar leaves them out.
+"""Calls already answered are not made again in `auto`: the grammar leaves them out.
 
 A small model handed a tool result often calls the same function with the same arguments
 again instead of answering from it (`fast`: `get_weather {"city": "Oslo"}` after its result,
 every time at temperature 1), and an agent loop then never ends. In `tool_choice: "auto"` the
 call grammar therefore takes, for each function, only arguments that differ from every call of
-that function already answered in the current turn (since the last user message): `answered`
-finds them, `excluding` turns a function's arguments schema into one that takes exactly the
-instances of the schema that differ from each of them. A function whose every possible call
-was made (`get_time` with no parameters, once) cannot be called again in the turn; when no
-call is left, the answer is text. A client can still force the same call with a named
-`tool_choice` (or `required`), which is left as it is.
+that function already answered: `answered` finds them, `excluding` turns a function's
+arguments schema into one that takes exactly the instances of the schema that differ from each
+of them. A function whose every possible call was made (`get_time` with no parameters, once)
+cannot be called again; when no call is left, the answer is text. A client can still force
+the same call with a named `tool_choice` (or `required`), which is left as it is.
 
-The turn, not the whole conversation: tools with state make the same call right in a later
-turn (BFCL's file system: `ls()` after the user asks again, once `cd` has moved), and the
-user's new message is what makes it new.
+Which calls: every call of the current turn (since the last user message), and the calls of
+the conversation's last batch (the last assistant message that made any) whatever turn it was
+in. Not every call of the conversation: a tool with state rightly makes the same call again
+once another call may have changed what it returns (BFCL's file system: `ls()`, then `cd`,
+then `ls()` again in a later turn). Nothing has come between the last batch and now, so its
+results still hold ("What's the tracking number?" right after an order lookup is answered
+from it, not looked up again), and within a turn a call is the agent's own loop.
 
 "Differs" is said in keywords llguidance enforces, by the instance's shape:
 - an object (closed, as the call grammar closes them): some answered key has another value,
@@ -59,13 +62,16 @@ def this_turn(messages: Sequence[ChatMessage]) -> Sequence[ChatMessage]:
 
 
 def answered(messages: Sequence[ChatMessage]) -> tuple[Call, ...]:
-    """The calls made since the last user message that a tool message answers, most recent
-    first, each once. Arguments that are not a JSON object are left out (nothing to match)."""
-    turn = this_turn(messages)
-    replied = {m.tool_call_id for m in turn if m.role == "tool"}
+    """The calls of the current turn and of the last batch that a tool message answers, most
+    recent first, each once. Arguments that are not a JSON object are left out (nothing to
+    match)."""
+    start = len(messages) - len(this_turn(messages))
+    made = [i for i, m in enumerate(messages) if m.tool_calls]
+    batches = [i for i in made if i >= start] or made[-1:]
+    replied = {m.tool_call_id for m in messages if m.role == "tool"}
     calls: dict[Call, None] = {}
-    for message in reversed(turn):
-        for call in reversed(message.tool_calls):
+    for i in reversed(batches):
+        for call in reversed(messages[i].tool_calls):
             try:
                 arguments = json.loads(call.arguments or "{}")
             except json.JSONDecodeError:
