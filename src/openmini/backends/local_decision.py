@@ -3,7 +3,7 @@
 The decision itself is tools/decision.py (a logits processor at the answer's first token);
 this mixin of the local backend builds it per request: the vocabulary masks (once per model),
 the threshold and the relevance probe's weight (per model: the catalogue, or configured), the
-probe's lean (tools/relevance.py) before a first call, and after tool results in the turn the
+probe's lean (tools/relevance.py) before a first call, and after tool results the
 share of calls that would repeat one already made (tools/repeat.py).
 """
 
@@ -118,8 +118,8 @@ class ToolDecisions:
     async def _fit_lean(self, request: Request, arrival: int) -> float:
         """The relevance probe's lean on the decision (tools/relevance.py), before a first
         call: 0 where nothing is decided, the answer comes after a thinking block (the
-        decision then reads the token after it), or once tool results are in the turn
-        (whether a function fits was settled by the call made)."""
+        decision then reads the token after it), or once there are tool results (the
+        decision is then made before the answer: `_after_results`)."""
         from openmini.tools.answered import answered
 
         if (request.messages is None or request.reasoning is not None

@@ -36,10 +36,10 @@ the decision: text when logit(p_text) + lean >= logit(threshold), with lean =
 weight * (logit(center) - logit(p_fit)), `p_fit` the probe's share of "yes". A "no" moves a
 call the prose share alone would make towards text, a firm "yes" the other way.
 
-After tool results in the turn, the share of the model's calls that would repeat a call it
+After tool results, the share of the model's calls that would repeat a call it
 already made (tools/repeat.py) counts as text: the grammar does not let it make that call, and
-meaning to make it is the model saying it has what it asked for. The relevance probe is not
-asked then: whether a function fits the request was settled by the call already made.
+meaning to make it is the model saying it has what it asked for. Within a turn the relevance
+probe is not asked then: whether a function fits the request was settled by the call made.
 
 Used only where a call opens on a token of its own: with special call-tag tokens (Qwen2.5);
 where the tag is plain text the call is found lazily and no single token decides.

@@ -5,7 +5,7 @@ on "What's the weather in Oslo?" with the result of `get_weather {"city": "Oslo"
 it would write the same call again. The grammar does not let it (tools/answered.py), but a
 call decision would then force *another* call out of it, and what it writes is the answered
 call bent out of shape (`{"city": "Oslo}}]{"}`). The call it meant is the model saying it has
-what it asked for. So before the answer, each call of the turn's last batch is scored as the
+what it asked for. So before the answer, each call of the last batch is scored as the
 continuation of the answer's own prompt after the call tag (teacher forcing: every token of
 `\\n{"name": ..., "arguments": ...}\\n` as the chat template writes calls, its probability
 read, the token then forced; the closing tag is left out, since what follows a finished call
