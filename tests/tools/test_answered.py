@@ -90,6 +90,8 @@ def test_every_other_value_is_kept_and_only_the_answered_one_is_dropped() -> Non
     for other in OTHERS:
         assert allows(WIDE, other) and allows(narrowed, other), other
     assert not allows(narrowed, {**MADE, "q": "Oslo"})  # the schema's own pattern still holds
+    for slip in ("oslo ", " oslo", ""):  # differing by spaces alone, or a placeholder
+        assert not allows(narrowed, {**MADE, "q": slip})
     assert not allows(narrowed, {**MADE, "n": 11})
 
 
@@ -165,6 +167,8 @@ def test_grammar_refuses_the_answered_call_in_auto(compiler: GrammarCompiler,
     assert not ok(call("get_time", {}))  # a call with no arguments, made once
     assert ok(call("get_weather", {"city": "Bergen"}))
     assert ok(call("get_weather", {"city": "Oslo, Norway"}))
+    assert not ok(call("get_weather", {"city": "Oslo "}))
+    assert not ok(call("get_weather", {"city": ""}))
     assert ok("It is -3 °C and snowing in Oslo.")
     # a client may still force it
     assert ok(call("get_weather", {"city": "Oslo"}), "function")

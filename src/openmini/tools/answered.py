@@ -23,7 +23,8 @@ from it, not looked up again), and within a turn a call is the agent's own loop.
   or an optional answered key is left out, or a declared key the answered call left out is
   given (an `anyOf` of those);
 - a string: `pattern` of the strings other than it (a proper prefix, a different character
-  somewhere, or more characters), beside the schema's own pattern through `allOf`;
+  somewhere, or more characters), beside the schema's own pattern through `allOf`, and not
+  empty nor with spaces at either end (TRIMMED: the slip past an excluded call);
 - an integer or number: below it or above it (`exclusiveMaximum` / `exclusiveMinimum`);
 - a boolean: the other one; `enum` / `const`: the other values; an array: another length or
   another item at some position (`prefixItems`); a value of another declared type differs.
@@ -137,7 +138,7 @@ def differing(schema: Any, value: Any) -> Any:
         others = [v for v in values if canonical(v) != canonical(value)]
         rest = {k: v for k, v in schema.items() if k not in ("enum", "const")}
         return False if not others else {**rest, "enum": others}
-    if _COMPOSED & set(schema):
+    if _COMPOSED & set(schema) - ({"allOf"} if _patterns_only(schema) else set()):
         return None
     declared = schema.get("type")
     if declared is None:
@@ -155,6 +156,13 @@ def differing(schema: Any, value: Any) -> Any:
         else:  # another type (or integers, for a fractional value) always differs
             branches.append(typed)
     return _any(branches)
+
+
+def _patterns_only(schema: dict[str, Any]) -> bool:
+    """An `allOf` of patterns alone (as `_string` writes them), which it can extend."""
+    parts = schema.get("allOf")
+    return isinstance(parts, list) and all(isinstance(p, dict) and set(p) == {"pattern"}
+                                           for p in parts)
 
 
 def _type_of(value: Any) -> str:
@@ -191,14 +199,20 @@ def _sorted(names: set[str]) -> list[str]:
     return sorted(names)
 
 
+# A string that differs only by spaces around it, or an empty one, is the way a small model
+# slips past an excluded call (`fast`: "A-10492 " after the lookup of "A-10492"): where a
+# string must differ, it is also non-empty with no whitespace at either end.
+TRIMMED = r"^\S([\s\S]*\S)?$"
+
+
 def _string(schema: dict[str, Any], value: str) -> Any:
     if len(value) > MAX_STRING or '"' in value or "\\" in value:
         return None
-    other = {"pattern": other_than(value)}
-    if "pattern" not in schema:
-        return {**schema, **other}
-    rest = {k: v for k, v in schema.items() if k != "pattern"}
-    return {**rest, "allOf": [{"pattern": schema["pattern"]}, other]}
+    own = [{"pattern": schema["pattern"]}] if "pattern" in schema else []
+    rest = {k: v for k, v in schema.items() if k not in ("pattern", "allOf")}
+    parts = [*schema.get("allOf", []), *own, {"pattern": other_than(value)}]
+    trimmed = {"pattern": TRIMMED}
+    return {**rest, "allOf": [*(p for p in parts if p != trimmed), trimmed]}
 
 
 def _number(schema: dict[str, Any], value: float) -> Any:
