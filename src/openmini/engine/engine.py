@@ -149,6 +149,7 @@ class Engine:
         self._reap()
         admitted = sched.admit(self._make_seq)
         self._unpend(len(admitted))
+        self._fail_setup()
         self.stats.queue_depth, self.stats.running = len(sched.waiting), len(sched.running)
         if not sched.running:
             if sched.waiting:
@@ -174,8 +175,13 @@ class Engine:
 
     def _make_seq(self, req: EngineRequest, index: int, seq_id: int) -> Seq:
         seed = None if req.params.seed is None else req.params.seed + index
-        procs = list(req.processors(index)) if req.processors else []
-        thinking = req.thinking(index) if req.thinking else None
+        try:
+            procs = list(req.processors(index)) if req.processors else []
+            thinking = req.thinking(index) if req.thinking else None
+        except Exception as exc:  # the request fails (in _fail_setup), the engine goes on
+            log.exception("setting up a sequence failed")
+            req.failed = req.failed or EngineError(f"could not set up the request: {exc}")
+            procs, thinking = [], None
         if thinking is not None:  # last: it may force the closing tag over everything else
             procs.append(thinking.budget)
         sampler = Sampler(req.params, self.model.n_vocab, req.prompt, procs, seed)
@@ -219,6 +225,18 @@ class Engine:
             rc = ll.llama_decode(self.model.ctx, self.batch.submit())
         if rc != 0:
             raise EngineError(f"llama_decode failed with code {rc}")
+
+    def _fail_setup(self) -> None:
+        """Requests whose processors could not be built end with their error, unrun (they
+        were taken from the queue, so nothing else would ever answer them)."""
+        for seq in list(self.scheduler.running):
+            error = seq.req.failed
+            if error is None:
+                continue
+            if not seq.req.done:
+                seq.req.done = True
+                seq.req.sink([*seq.req.held, Failed(error)])
+            self.scheduler.retire(seq, keep=False)
 
     def _fail_running(self, error: Exception) -> None:
         for seq in list(self.scheduler.running):

@@ -50,6 +50,7 @@ class EngineRequest:
     submitted_at: float = field(default_factory=time.monotonic)
     # owned by the engine thread once submitted
     cancelled: bool = False
+    failed: Exception | None = None  # its sequences could not be set up: failed, not run
     done: bool = False
     open_choices: int = 0
     completion_tokens: int = 0
