@@ -60,195 +60,43 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from agent_report import Round, Run, report, transcript
+from agent_scenarios import (
+    ARMS,
+    KINDS,
+    NOT_JSON,
+    SCENARIOS,
+    answered_calls,
+    canonical,
+    degenerate,
+    load,
+    lookup,
+    outcome_problems,
+    parse_args,
+    pick,
+    placeholder,
+)
 from bfcl import text_calls
 from common import (
     AVX2_NOTE,
     Server,
-    median,
     model_path,
     openmini_server,
     parser,
-    pct,
     save,
     table,
     xserver,
 )
 
-SCENARIOS = Path(__file__).resolve().parent / "data" / "agent_scenarios.json"
-KINDS = ("single", "dependent", "parallel", "error", "followup", "no_tool", "answer_result")
-ARMS = ("openmini", "llamacpp")
-UNKNOWN = {"error": "unknown call"}
-NOT_JSON = {"error": "arguments are not valid JSON"}
-
-
-# --- scenarios and the scripted client ----------------------------------------------------
-
-def load(path: Path) -> list[dict[str, Any]]:
-    scenarios = json.loads(path.read_text())["scenarios"]
-    for s in scenarios:
-        if s["kind"] not in KINDS:
-            raise ValueError(f"{s['id']}: unknown kind {s['kind']!r}")
-    return list(scenarios)
-
-
-def pick(scenarios: list[dict[str, Any]], ids: list[str] | None, kinds: list[str] | None,
-         limit: int | None) -> list[dict[str, Any]]:
-    """--ids / --kinds filter; --limit N takes N, one kind at a time in turn (kinds in KINDS
-    order, scenarios in file order), so a small N still covers N kinds."""
-    chosen = [s for s in scenarios if (not ids or s["id"] in ids)
-              and (not kinds or s["kind"] in kinds)]
-    if ids and (missing := set(ids) - {s["id"] for s in chosen}):
-        raise SystemExit(f"unknown scenario ids: {sorted(missing)}")
-    if limit is None:
-        return chosen
-    queues = [[s for s in chosen if s["kind"] == k] for k in KINDS]
-    out: list[dict[str, Any]] = []
-    while len(out) < limit and any(queues):
-        out += [q.pop(0) for q in queues if q][: limit - len(out)]
-    return out
-
-
-def canonical(name: str, args: Any) -> str:
-    return name + json.dumps(args, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def norm(s: str) -> str:
-    return " ".join(s.replace("\u2019", "'").replace("\u00a0", " ").split()).casefold()
-
-
-def matches(expected: Any, actual: Any) -> bool:
-    """`actual` holds `expected`: strings without case ("Oslo" also takes "Oslo, Norway"),
-    numbers by value, objects by their expected keys, {"one_of": [...]} any of them."""
-    if isinstance(expected, dict) and set(expected) == {"one_of"}:
-        return any(matches(e, actual) for e in expected["one_of"])
-    if isinstance(expected, str):
-        return isinstance(actual, str) and (norm(actual) == norm(expected)
-                                            or norm(actual).startswith(norm(expected) + ","))
-    if isinstance(expected, bool) or isinstance(actual, bool):
-        return expected is actual
-    if isinstance(expected, int | float):
-        return isinstance(actual, int | float) and math.isclose(expected, actual, abs_tol=1e-9)
-    if isinstance(expected, dict):
-        return isinstance(actual, dict) and all(k in actual and matches(v, actual[k])
-                                                for k, v in expected.items())
-    if isinstance(expected, list):
-        return (isinstance(actual, list) and len(actual) == len(expected)
-                and all(matches(e, a) for e, a in zip(expected, actual, strict=True)))
-    return bool(expected == actual)
-
-
-def lookup(functions: dict[str, list[dict[str, Any]]], name: str, args: Any) -> Any:
-    """The scripted result: exact arguments, else an entry they include, else the wildcard."""
-    entries = functions.get(name) or []
-    key = canonical(name, args)
-    for test in (lambda e: canonical(name, e) == key, lambda e: matches(e, args)):
-        for entry in entries:
-            if entry["args"] != "*" and test(entry["args"]):
-                return entry["result"]
-    return next((e["result"] for e in entries if e["args"] == "*"), UNKNOWN)
-
-
-def answered_calls(messages: list[dict[str, Any]]) -> set[str]:
-    """Canonical keys of the calls in the opening messages that have a tool result."""
-    results = {m.get("tool_call_id") for m in messages if m.get("role") == "tool"}
-    keys = set()
-    for m in messages:
-        for tc in m.get("tool_calls") or ():
-            if tc["id"] in results:
-                keys.add(canonical(tc["function"]["name"], parse_args(tc["function"]["arguments"])))
-    return keys
-
-
-def parse_args(text: str) -> Any:
-    try:
-        return json.loads(text) if text.strip() else {}
-    except ValueError:
-        return None
-
-
-# --- checks -------------------------------------------------------------------------------
-
-def has_fact(text: str, fact: str | list[str]) -> bool:
-    alts = [fact] if isinstance(fact, str) else fact
-    return any(norm(a) in norm(text) for a in alts)
-
-
-def outcome_problems(outcome: dict[str, Any], text: str,
-                     calls: list[tuple[str, Any]]) -> list[str]:
-    problems = [f"missing fact {f!r}" for f in outcome.get("expect", ()) if not has_fact(text, f)]
-    for want in outcome.get("calls", ()):
-        if not any(n == want["name"] and matches(want.get("args", {}), a) for n, a in calls):
-            problems.append(f"no call {want['name']}({json.dumps(want.get('args', {}))})")
-    if outcome.get("no_calls") and calls:
-        problems.append(f"called {', '.join(n for n, _ in calls)} (no call expected)")
-    return problems
-
-
-def degenerate(text: str, finish: str) -> str:
-    """Why the final text is degenerate, or ""."""
-    if finish == "length":
-        return "finish length"
-    if not text.strip():
-        return "empty"
-    blank = 0
-    for line in text.split("\n"):
-        blank = blank + 1 if not line.strip() else 0
-        if blank >= 3:
-            return "3+ blank lines"
-    for what, items in (("tokens", text.split()),
-                        ("lines", [ln.strip() for ln in text.split("\n") if ln.strip()])):
-        for i in range(len(items) - 2):
-            if items[i] == items[i + 1] == items[i + 2]:
-                if not any(ch.isalnum() for ch in items[i]):
-                    return f"repeated non-alphanumeric {what} {items[i][:20]!r} x3+"
-                if what == "lines":
-                    return f"the same line x3+ {items[i][:40]!r}"
-    return ""
-
-
 # --- one scenario -------------------------------------------------------------------------
-
-@dataclass(slots=True)
-class Round:
-    latency: float
-    finish: str = ""
-    content: str = ""
-    calls: list[dict[str, Any]] = field(default_factory=list)  # name, arguments, result, loop
-    tokens: int = 0
-
-
-@dataclass(slots=True)
-class Run:
-    id: str
-    kind: str
-    arm: str
-    sample: int = 0
-    rounds: list[Round] = field(default_factory=list)
-    answer: str | None = None  # the final text; None: still calling, or an error
-    finish: str = ""
-    error: str = ""
-    success: bool = False
-    matched: str = ""  # "expect" or "accept N": the outcome that was met
-    problems: list[str] = field(default_factory=list)
-    loops: int = 0  # calls identical to one already answered
-    empty: int = 0  # calls with a required string argument "" or blank (a placeholder)
-    degenerate: str = ""
-    text_calls: int = 0
-    latency: float = 0.0
-
-    @property
-    def calls(self) -> list[tuple[str, Any]]:
-        return [(c["name"], c["args"]) for r in self.rounds for c in r.calls]
-
 
 async def ask(client: Any, req: dict[str, Any], stream: bool) -> Round:
     """One request; the reply's text, calls (name, arguments text, id) and finish reason."""
@@ -329,18 +177,6 @@ async def run_scenario(client: Any, model: str, sc: dict[str, Any], arm: str, a:
     return run
 
 
-def placeholder(tools: list[dict[str, Any]], name: str, args: Any) -> bool:
-    """A required string parameter given as "" or blank: what a small model writes when the
-    grammar holds it to a call it has no value for."""
-    spec = next((t["function"] for t in tools if t["function"]["name"] == name), None)
-    if spec is None or not isinstance(args, dict):
-        return False
-    params = spec.get("parameters") or {}
-    props = params.get("properties", {})
-    return any(props.get(k, {}).get("type") == "string" and isinstance(args.get(k), str)
-               and not args[k].strip() for k in params.get("required", []))
-
-
 def score(run: Run, sc: dict[str, Any]) -> None:
     if run.error:
         run.problems = [run.error]
@@ -358,97 +194,6 @@ def score(run: Run, sc: dict[str, Any]) -> None:
             return
         if label == "expect":
             run.problems = problems
-
-
-# --- transcripts and report ---------------------------------------------------------------
-
-def clip(s: str, n: int) -> str:
-    return s if len(s) <= n else s[: n - 3] + "..."
-
-
-def transcript(run: Run, sc: dict[str, Any]) -> str:
-    verdict = "OK" if run.success else "FAIL " + "; ".join(run.problems)[:200]
-    flags = [f"LOOP x{run.loops}"] * bool(run.loops) + [f"DEGENERATE ({run.degenerate})"] * bool(
-        run.degenerate) + [f"{run.text_calls} call(s) in text"] * bool(run.text_calls)
-    head = (f"== {run.id} [{run.kind}] {run.arm} seed {run.sample}: {verdict}"
-            f"{' | ' + ' | '.join(flags) if flags else ''} | rounds {len(run.rounds)} | "
-            f"{run.latency:.1f} s")
-    opening = sc["messages"]
-    last_user = next(m["content"] for m in reversed(opening) if m["role"] == "user")
-    lines = [head, f"  user: {clip(last_user, 160)}"
-             + (f"  (opening: {len(opening)} messages, ends with {opening[-1]['role']})"
-                if len(opening) > 1 else "")]
-    for n, r in enumerate(run.rounds, 1):
-        if r.content and r.calls:
-            lines.append(f"  #{n} text: {clip(r.content, 200)!r}")
-        for c in r.calls:
-            lines.append(f"  #{n} call {c['name']}{clip(c['arguments'], 120)}"
-                         f"{' [LOOP]' if c.get('loop') else ''} -> "
-                         f"{clip(json.dumps(c.get('result'), ensure_ascii=False), 120)}")
-        if not r.calls:
-            lines.append(f"  #{n} answer [{r.finish}, {r.tokens} tok, {r.latency:.1f} s]: "
-                         f"{clip(r.content, 600)!r}")
-    if run.error:
-        lines.append(f"  error: {run.error}")
-    return "\n".join(lines)
-
-
-def reason(problem: str) -> str:
-    """A problem without its particulars: 'missing fact', 'no call get_weather', ..."""
-    if problem.startswith(("missing fact", "no answer")):
-        return " ".join(problem.split()[:2])
-    if problem.startswith("no call "):
-        return problem.split("(")[0]
-    if problem.startswith("called "):
-        return "called (no call expected)"
-    return problem.split(":")[0]
-
-
-def share(k: int, n: int) -> str:
-    return f"{k}/{n} ({100 * k / n:.0f}%)" if n else "-"
-
-
-def summary(runs: list[Run]) -> dict[str, Any]:
-    n = len(runs)
-    req = [r.latency for run in runs for r in run.rounds]
-    return {"runs": n, "success": sum(r.success for r in runs),
-            "loop": sum(r.loops > 0 for r in runs), "degenerate": sum(bool(r.degenerate)
-                                                                     for r in runs),
-            "no_answer": sum(r.answer is None and not r.error for r in runs),
-            "errors": sum(bool(r.error) for r in runs),
-            "text_calls": sum(r.text_calls > 0 for r in runs),
-            "empty_args": sum(r.empty > 0 for r in runs),
-            "rounds_mean": sum(len(r.rounds) for r in runs) / n if n else float("nan"),
-            "latency_median_s": median([r.latency for r in runs]),
-            "latency_p90_s": pct([r.latency for r in runs], 90),
-            "request_median_s": median(req),
-            "completion_tokens": sum(r.tokens for run in runs for r in run.rounds)}
-
-
-def report(arm: str, runs: list[Run], a: Any, wall: float) -> dict[str, Any]:
-    kinds = [k for k in KINDS if any(r.kind == k for r in runs)]
-    out = {k: summary([r for r in runs if r.kind == k]) for k in kinds}
-    out["all"] = summary(runs)
-    rows = [[k, s["runs"], share(s["success"], s["runs"]), share(s["loop"], s["runs"]),
-             share(s["degenerate"], s["runs"]), s["no_answer"], s["errors"], s["text_calls"],
-             s["empty_args"],
-             f"{s['rounds_mean']:.2f}", s["latency_median_s"], s["latency_p90_s"],
-             s["request_median_s"]] for k, s in out.items()]
-    table(f"Agent loop, {arm}, {a.model}, {decoding(a)}, max_tokens {a.max_tokens}, max rounds "
-          f"{a.max_rounds}{', streaming' if a.stream else ''} ({wall:.0f} s wall)",
-          ["kind", "runs", "success", "loop", "degenerate", "no answer", "errors",
-           "call in text", "empty args", "rounds", "latency med s", "p90 s",
-           "request med s"], rows)
-    why = Counter(reason(p) for r in runs if not r.success for p in r.problems)
-    if why:
-        table(f"Why {arm} runs failed (every problem of a failed run)", ["problem", "runs"],
-              why.most_common(10))
-    return out
-
-
-def decoding(a: Any) -> str:
-    return "greedy" if a.temperature == 0 else (
-        f"temperature {a.temperature}, {a.samples} samples (seeds 0-{a.samples - 1})")
 
 
 # --- servers ------------------------------------------------------------------------------

@@ -186,17 +186,13 @@ def _object(schema: dict[str, Any], value: dict[str, Any]) -> Any:
             return None
         if other is not False:  # the key with another value
             branches.append({**schema, "properties": {**properties, key: other},
-                             "required": _sorted(required | {key})})
+                             "required": sorted(required | {key})})
         if key not in required:  # the key left out
             branches.append({**schema, "properties": {**properties, key: False}})
     for key in properties:
         if key not in value and key not in required and properties[key] is not False:
-            branches.append({**schema, "required": _sorted(required | {key})})
+            branches.append({**schema, "required": sorted(required | {key})})
     return _any(branches)
-
-
-def _sorted(names: set[str]) -> list[str]:
-    return sorted(names)
 
 
 # A string that differs only by spaces around it, or an empty one, is the way a small model
