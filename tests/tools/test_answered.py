@@ -110,6 +110,19 @@ def test_several_calls_and_a_call_with_no_way_to_differ() -> None:
     assert excluding(no_arguments, ["{}"]) is False
 
 
+def test_calls_taking_turns_are_all_excluded() -> None:
+    """A, B, then A again (`fast` on a typo: unit celsius, fahrenheit, celsius): the second
+    exclusion meets the branch that left `unit` out, which its value is no instance of."""
+    unit = {"type": "object", "additionalProperties": False, "required": ["city"],
+            "properties": {"city": {"type": "string"},
+                           "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}}}
+    made = [{"city": "Olso", "unit": "fahrenheit"}, {"city": "Olso", "unit": "celsius"}]
+    narrowed = excluding(unit, [canonical(m) for m in made])
+    assert not any(allows(narrowed, m) for m in made)
+    assert allows(narrowed, {"city": "Olso"}) and allows(narrowed, {"city": "Oslo",
+                                                                     "unit": "celsius"})
+
+
 @pytest.mark.parametrize("schema", [
     {"$ref": "#/$defs/x"},
     {"type": "object", "properties": {"a": {"anyOf": [{"type": "string"}]}},

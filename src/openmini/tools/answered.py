@@ -176,9 +176,12 @@ def _type_of(value: Any) -> str:
 
 def _object(schema: dict[str, Any], value: dict[str, Any]) -> Any:
     properties: dict[str, Any] = schema.get("properties", {})
-    if schema.get("additionalProperties", True) is not False or set(value) - set(properties):
+    if schema.get("additionalProperties", True) is not False:
         return None
     required = set(schema.get("required", []))
+    if (set(value) - set(properties) or required - set(value)
+            or any(properties[key] is False for key in value)):
+        return schema  # the value is no instance of it (a branch left by an earlier call)
     branches = []
     for key, item in value.items():
         other = differing(properties[key], item)
