@@ -35,6 +35,9 @@ class EngineConfig:
     # tool_choice auto: answer in text when the first token's share of prose reaches this
     # (0 < t <= 1; 1: the first token's argmax decides). None: the model catalogue's value.
     tool_text_threshold: float | None = None
+    # ...the same decision after tool results, on the prose share plus the share of calls
+    # that would repeat an answered one (backends/local_decision.py). None: the catalogue's.
+    tool_results_threshold: float | None = None
     # tool_choice auto: how much the relevance probe's answer leans that decision (0: no
     # probe), and the probe's yes share that leaves it as it is. None: the catalogue's values.
     tool_fit_weight: float | None = None
@@ -44,9 +47,10 @@ class EngineConfig:
         if self.flash_attn not in FLASH_ATTN:
             raise ValueError(f"flash_attn must be one of {', '.join(FLASH_ATTN)}, "
                              f"not {self.flash_attn!r}")
-        t = self.tool_text_threshold
-        if t is not None and (not _is_number(t) or not 0 < t <= 1):
-            raise ValueError(f"tool_text_threshold must be a number in (0, 1], not {t!r}")
+        for name in ("tool_text_threshold", "tool_results_threshold"):
+            t = getattr(self, name)
+            if t is not None and (not _is_number(t) or not 0 < t <= 1):
+                raise ValueError(f"{name} must be a number in (0, 1], not {t!r}")
         w, c = self.tool_fit_weight, self.tool_fit_center
         if w is not None and (not _is_number(w) or w < 0):
             raise ValueError(f"tool_fit_weight must be a number >= 0, not {w!r}")

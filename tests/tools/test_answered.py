@@ -188,6 +188,19 @@ def test_grammar_refuses_the_answered_call_in_auto(compiler: GrammarCompiler,
     assert ok(call("get_weather", {"city": "Oslo"}), "required")
 
 
+def test_the_longest_string_excluded_still_compiles(compiler: GrammarCompiler,
+                                                   tokenizer: Any) -> None:
+    """A value at MAX_STRING nests as many groups in its pattern: llguidance still takes it
+    (fast once called with a 213-character timezone of brackets, and the next request was a
+    400: "exceed the maximum number of nested parentheses")."""
+    from openmini.tools.answered import MAX_STRING
+
+    value = "Europe/Berlin" + "}]" * ((MAX_STRING - 13) // 2)
+    made = (("get_weather", canonical({"city": value})),)
+    assert accepts(compiler, tokenizer, "auto", call("get_weather", {"city": "Oslo"}), made)
+    assert not accepts(compiler, tokenizer, "auto", call("get_weather", {"city": value}), made)
+
+
 def test_no_call_left_means_text_only(compiler: GrammarCompiler, tokenizer: Any) -> None:
     made = (*MADE_CALLS, ("get_weather", canonical({"city": "Bergen"})))
     assert call_schema((TIME,), made) is None

@@ -155,6 +155,23 @@ def test_threshold_comes_from_config_then_catalogue_then_default(tmp_path: Any) 
     assert tool_text_threshold(unlisted) == DEFAULT_TOOL_TEXT_THRESHOLD
 
 
+def test_threshold_after_results_is_its_own_and_falls_back_to_the_first_turns(
+        tmp_path: Any) -> None:
+    from openmini.backends.local import tool_results_threshold
+    from openmini.models.catalogue import CATALOGUE
+
+    fast = CATALOGUE["fast"]
+    assert fast.tool_results_threshold is not None
+    assert tool_results_threshold(EngineConfig(model="fast")) == fast.tool_results_threshold
+    assert tool_results_threshold(EngineConfig(model="fast", tool_results_threshold=0.6)) == 0.6
+    unlisted = EngineConfig(model=str(tmp_path / "m.gguf"), tool_text_threshold=0.3)
+    assert tool_results_threshold(unlisted) == 0.3
+    assert load_config(env={"OPENMINI_TOOL_RESULTS_THRESHOLD": "0.4"}
+                       ).engine.tool_results_threshold == 0.4
+    with pytest.raises(ValueError, match="tool_results_threshold"):
+        EngineConfig(tool_results_threshold=0)
+
+
 def test_threshold_setting_is_checked_and_read_from_the_environment() -> None:
     config = load_config(env={"OPENMINI_TOOL_TEXT_THRESHOLD": "0.25"})
     assert config.engine.tool_text_threshold == 0.25

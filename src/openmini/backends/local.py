@@ -11,7 +11,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from openmini.backends.base import BackendStats, Capabilities
-from openmini.backends.local_decision import ToolDecisions, tool_fit, tool_text_threshold
+from openmini.backends.local_decision import (
+    ToolDecisions,
+    tool_fit,
+    tool_results_threshold,
+    tool_text_threshold,
+)
 from openmini.config import FLASH_ATTN, EngineConfig
 from openmini.engine.chat_template import ChatTemplate
 from openmini.engine.engine import Engine, EngineSettings
@@ -66,6 +71,7 @@ class LocalBackend(ToolDecisions):
         self._ids = list(dict.fromkeys([config.model if not config.model.endswith(".gguf")
                                         else path.stem, path.stem]))
         self.tool_text_threshold = tool_text_threshold(config)
+        self.tool_results_threshold = tool_results_threshold(config)
         self.tool_fit = tool_fit(config)  # (weight, center) of the relevance probe
         self._answers: tuple[Any, Any] | None = None  # the probe's yes / no token ids
         self.capabilities = Capabilities(max_n=config.parallel, context_length=config.ctx_size)

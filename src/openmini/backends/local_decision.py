@@ -33,6 +33,7 @@ class ToolDecisions:
     model: LlamaModel
     engine: Engine
     tool_text_threshold: float
+    tool_results_threshold: float
     tool_fit: tuple[float, float]  # (weight, center) of the relevance probe
     _answers: tuple[Any, Any] | None  # the probe's yes / no token ids
     _masks: dict[bool, tuple[Any, Any, Any]]  # _call_masks, per json_calls
@@ -59,8 +60,9 @@ class ToolDecisions:
             return None
         return self._call_format().open_id
 
-    def _decision(self, request: Request, lean: float, decided: bool | None = None
-                  ) -> Callable[[], LogitsProcessor] | None:
+    def _decision(self, request: Request, lean: float, decided: bool | None = None,
+                  threshold: float | None = None) -> Callable[[], LogitsProcessor] | None:
+        """The decision's processor factory; `threshold`: the first turn's where None."""
         open_id = self._decision_tag(request)
         if open_id is None:
             return None
@@ -68,7 +70,8 @@ class ToolDecisions:
 
         # with a response format, a JSON answer is not a call
         opens, spelled, fence = self._call_masks(open_id, request.constraint is None)
-        threshold = self.tool_text_threshold
+        if threshold is None:
+            threshold = self.tool_text_threshold
         return lambda: TextDecision(opens, spelled, threshold, fence, lean, decided=decided)
 
     async def _after_results(self, request: Request, prompt: list[int], arrival: int
@@ -99,7 +102,7 @@ class ToolDecisions:
         lean = await self._probe_lean(request, arrival) if new_turn else 0.0
 
         def build() -> tuple[Any, Any]:
-            decide = self._decision(request, lean)
+            decide = self._decision(request, lean, threshold=self.tool_results_threshold)
             assert decide is not None
             return self.compiler().matcher(constraint), decide()
 
@@ -195,6 +198,19 @@ def tool_text_threshold(config: EngineConfig) -> float:
     from openmini.models.catalogue import DEFAULT_TOOL_TEXT_THRESHOLD
 
     return _catalogued(config, "tool_text_threshold", DEFAULT_TOOL_TEXT_THRESHOLD)
+
+
+def tool_results_threshold(config: EngineConfig) -> float:
+    """The same decision after tool results: configured, else the catalogue's, else the
+    first-turn threshold."""
+    from openmini.models.catalogue import CATALOGUE
+
+    spec = CATALOGUE.get(config.model)
+    if config.tool_results_threshold is not None:
+        return config.tool_results_threshold
+    if spec is not None and spec.tool_results_threshold is not None:
+        return spec.tool_results_threshold
+    return tool_text_threshold(config)
 
 
 def _catalogued(config: EngineConfig, name: str, default: float) -> float:

@@ -37,6 +37,10 @@ class ModelSpec:
     # and the yes share that leaves the decision as it is (same bench, same cases).
     tool_fit_weight: float = 0.0
     tool_fit_center: float = 0.5
+    # ...the same decision after tool results, on the prose share plus the share of calls
+    # that would repeat an answered one (bench/turn_decision.py on multi-turn states; the
+    # single-turn threshold leaves a dependent chain's second call to text). None: as above.
+    tool_results_threshold: float | None = None
 
     def __post_init__(self) -> None:
         if not self.parts or len(self.parts) != len(self.packages):
@@ -58,6 +62,7 @@ def _split_spec(
     tool_text_threshold: float,
     tool_fit_weight: float = 0.0,
     tool_fit_center: float = 0.5,
+    tool_results_threshold: float | None = None,
 ) -> ModelSpec:
     """A Qwen spec over packages `stem-part1..count`, each holding `data/partNN.bin`."""
     module = stem.replace("-", "_")
@@ -74,6 +79,7 @@ def _split_spec(
         tool_text_threshold=tool_text_threshold,
         tool_fit_weight=tool_fit_weight,
         tool_fit_center=tool_fit_center,
+        tool_results_threshold=tool_results_threshold,
     )
 
 
@@ -89,6 +95,9 @@ CATALOGUE: dict[str, ModelSpec] = {
         context_length=32768,
         # bench/tool_decision.py --model default --offset 30 --limit 30 (0.137)
         tool_text_threshold=0.14,
+        # bench/turn_decision.py --model default --exclude-limit 21 (0.449: 11/13 right;
+        # held out 17/20, at 0.14 14/20)
+        tool_results_threshold=0.45,
     ),
     "fast": _split_spec(
         "fast",
@@ -105,6 +114,9 @@ CATALOGUE: dict[str, ModelSpec] = {
         tool_text_threshold=0.24,
         tool_fit_weight=17.1,
         tool_fit_center=0.623,
+        # bench/turn_decision.py --model fast --exclude-limit 21 (0.734: 11/13 right; held
+        # out 18/20, at 0.24 15/20)
+        tool_results_threshold=0.73,
     ),
     "tiny": ModelSpec(
         alias="tiny",

@@ -43,7 +43,9 @@ from typing import Any
 from openmini.decoding.schema_negation import integral
 from openmini.types import ChatMessage
 
-MAX_STRING = 200  # longer string values are not excluded (the pattern grows with them)
+MAX_STRING = 64  # longer strings are not excluded: the pattern nests groups per character,
+# and llguidance's regex parser takes at most 250 levels (it fails from 84 characters on; a
+# 213-character value made the next request a 400)
 MAX_ITEMS = 16  # nor arrays longer than this
 MAX_BRANCHES = 64  # an arguments schema grows no wider than this many anyOf branches
 
