@@ -21,7 +21,7 @@ from dataclasses import replace
 from typing import Any
 
 from openmini.backends.base import Backend
-from openmini.config import EngineConfig
+from openmini.config import EngineConfig, ServerConfig
 from openmini.decoding.bad_words import check_phrases
 from openmini.decoding.constraint import Constraint
 from openmini.hooks.base import TokenHook
@@ -31,13 +31,17 @@ from openmini.reasoning.effort import reasoning_spec
 from openmini.tools.spec import tool_choice_from_openai, tool_specs_from_openai
 from openmini.types import ChatMessage, Event, Failed, Request, SamplingParams, TextDelta
 
-Messages = str | Sequence[ChatMessage] | Sequence[dict[str, str]]
+Messages = str | Sequence[ChatMessage] | Sequence[dict[str, Any]]
 
 
 def to_messages(messages: Messages) -> tuple[ChatMessage, ...]:
+    """Messages from a string, ChatMessages, or dicts whose content is a string or a list of
+    parts: text, and images as paths, bytes, PIL images or `image_url` (vision/parts.py)."""
     if isinstance(messages, str):
         return (ChatMessage("user", messages),)
-    return tuple(m if isinstance(m, ChatMessage) else ChatMessage(m["role"], m["content"])  # type: ignore[arg-type]
+    from openmini.vision.parts import message
+
+    return tuple(m if isinstance(m, ChatMessage) else message(m["role"], m.get("content"))
                  for m in messages)
 
 
@@ -50,13 +54,19 @@ def _response_constraint(response_format: dict[str, Any]) -> Constraint | None:
 
 class AsyncOpenMini:
     def __init__(self, model: str = "default", *, backend: Backend | None = None,
-                 progress: Callable[[int, int], None] | None = None, **engine: Any):
+                 progress: Callable[[int, int], None] | None = None,
+                 images: ServerConfig | None = None, **engine: Any):
+        """`images`: a ServerConfig whose image settings (URLs, hosts, file roots, limits)
+        apply to `image_url` parts; the defaults when None."""
         if backend is None:
             from openmini.backends.local import LocalBackend
 
             backend = LocalBackend(EngineConfig(model=model, **engine), progress=progress)
+        from openmini.vision.policy import from_config
+        from openmini.vision.stage import Intake
+
         self.backend = backend
-        self.pipeline = Pipeline(backend)
+        self.pipeline = Pipeline(backend, intake=Intake(*from_config(images or ServerConfig())))
         self.model = backend.model_ids()[0]
 
     def request(self, messages: Messages | None = None, *, prompt: str | None = None,

@@ -72,7 +72,31 @@ class ServerConfig:
     api_key: str | None = None
     model_cache_dir: str | None = None  # where assembled models are kept
     tool_call_retries: int = 1  # an invalid tool call is retried this often (non-streaming)
+    # Images (vision/): http(s) image URLs at all; hosts they may come from (none: any public
+    # host; ".example.com" takes subdomains); hosts let through although private (an
+    # intranet image store); directories file:// may read under (none: nowhere). Lists are
+    # comma-separated in variables and flags, arrays or strings in the TOML file.
+    no_image_urls: bool = False
+    image_domains: tuple[str, ...] = ()
+    image_allow_hosts: tuple[str, ...] = ()
+    image_roots: tuple[str, ...] = ()
+    max_image_bytes: int = 20 * 1024 * 1024  # one image, encoded
+    max_images: int = 32  # per request
+    max_image_pixels: int = 40_000_000  # per image, read from its header before decoding
+    max_body_bytes: int = 64 * 1024 * 1024  # a request body; beyond it, 413
     engine: EngineConfig = field(default_factory=EngineConfig)
+
+    def __post_init__(self) -> None:
+        for name in ("image_domains", "image_allow_hosts", "image_roots"):
+            value: object = getattr(self, name)
+            items = value.split(",") if isinstance(value, str) else value
+            if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+                raise ValueError(f"{name} must be a list of strings, not {value!r}")
+            object.__setattr__(self, name, tuple(i.strip() for i in items if i.strip()))
+        for name in ("max_image_bytes", "max_images", "max_image_pixels", "max_body_bytes"):
+            number = getattr(self, name)
+            if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+                raise ValueError(f"{name} must be a positive integer, not {number!r}")
 
 
 _ENGINE_KEYS = {f.name for f in fields(EngineConfig)}

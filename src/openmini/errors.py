@@ -41,6 +41,24 @@ class UnsupportedParameter(InvalidRequest):
                          code="unsupported_parameter")
 
 
+class ImageRefused(InvalidRequest):
+    """An image that cannot be taken: fetched, read or decoded, or past a limit. Raised by
+    vision/ with the cause alone; the stage that knows where the image sits in the request
+    names it (`messages[i].content[j].image_url`) with `at`."""
+
+    def __init__(self, message: str, *, param: str | None = None,
+                 code: str = "invalid_image"):
+        super().__init__(message, param=param, code=code)
+
+    def at(self, where: str) -> ImageRefused:
+        """The same refusal, naming the part: "messages[1].content[0].image_url: <cause>"."""
+        return ImageRefused(f"{where}: {self.message}", param=where, code=self.code or "")
+
+
+class PayloadTooLarge(InvalidRequest):
+    status = 413
+
+
 class ContextLengthExceeded(InvalidRequest):
     def __init__(self, message: str, param: str = "messages"):
         super().__init__(message, param=param, code="context_length_exceeded")

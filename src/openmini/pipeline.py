@@ -28,12 +28,15 @@ from openmini.types import (
 
 if TYPE_CHECKING:
     from openmini.tools.calls import ToolCall
+    from openmini.vision.stage import Intake
 
 
 class Pipeline:
-    def __init__(self, backend: Backend, tool_call_retries: int = 1):
+    def __init__(self, backend: Backend, tool_call_retries: int = 1,
+                 intake: Intake | None = None):
         self.backend = backend
         self.tool_call_retries = tool_call_retries
+        self.intake = intake  # the vision stage; None: image parts are refused
 
     def resolve_model(self, model: str) -> None:
         if model not in self.backend.model_ids():
@@ -48,6 +51,7 @@ class Pipeline:
         if request.hooks and not caps.token_hooks:
             raise UnsupportedParameter("hooks", "(and stop_regex, max_sentences, max_time) are "
                                        "not supported by this backend")
+        request = await self._vision(request)
         if request.tools and not (request.tool_choice and request.tool_choice.mode == "none"):
             from openmini.tools.stage import run_with_tools
 
@@ -60,6 +64,17 @@ class Pipeline:
                 yield event
         finally:
             await stream.aclose()  # type: ignore[attr-defined]
+
+
+    async def _vision(self, request: Request) -> Request:
+        """Images taken and described (vision/stage.py); the request as it is without any."""
+        if not any(m.images for m in request.messages or ()):
+            return request
+        from openmini.vision.stage import images_of, no_vision
+
+        if self.intake is None:
+            raise no_vision(images_of(request))
+        return await self.intake.resolve(request, self.backend.capabilities.vision)
 
 
 @dataclass(slots=True)

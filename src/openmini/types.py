@@ -20,12 +20,27 @@ FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "cancel
 
 
 @dataclass(frozen=True, slots=True)
+class ImagePart:
+    """An image in a user message: a URL to take under the server's policy (`data:`,
+    `http(s)`, `file://`: vision/sources.py), or bytes already read (the Python API and the
+    CLI, which read the user's own files). `at`: the offset in the message's text where it
+    stands; `index`: its place among the message's content parts (named in errors)."""
+
+    url: str | None = None
+    data: bytes | None = None
+    detail: Literal["auto", "low", "high"] = "auto"
+    at: int = 0
+    index: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class ChatMessage:
     role: Role
     content: str
     name: str | None = None
     tool_calls: tuple[ToolCall, ...] = ()  # an assistant turn's calls
     tool_call_id: str | None = None  # a tool turn: the call it answers
+    images: tuple[ImagePart, ...] = ()  # a user turn's images, placed in `content` by `at`
 
 
 @dataclass(frozen=True, slots=True)

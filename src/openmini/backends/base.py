@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from openmini.types import Event, Request
 
@@ -18,6 +18,9 @@ class Capabilities:
     context_length: int = 4096
     reasoning: bool = True  # enforces a thinking budget (reasoning_effort, thinking_budget)
     token_hooks: bool = True  # runs per-token hooks and the stop criteria built on them
+    # images: "native" (the model sees them), "perception" (they are described to it as
+    # text: vision/), None (an image part is a 400)
+    vision: Literal["native", "perception"] | None = None
 
 
 @dataclass(frozen=True, slots=True)

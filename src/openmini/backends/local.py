@@ -74,7 +74,8 @@ class LocalBackend(ToolDecisions):
         self.tool_results_threshold = tool_results_threshold(config)
         self.tool_fit = tool_fit(config)  # (weight, center) of the relevance probe
         self._answers: tuple[Any, Any] | None = None  # the probe's yes / no token ids
-        self.capabilities = Capabilities(max_n=config.parallel, context_length=config.ctx_size)
+        self.capabilities = Capabilities(max_n=config.parallel, context_length=config.ctx_size,
+                                         vision="perception")
         self._compiler_lock = threading.Lock()
         self._compiler: Any = None
         self._tags: CallFormat | None = None

@@ -81,13 +81,26 @@ def serve(
         help="Require this bearer key on /v1 and /metrics.")] = None,
     max_queue: Annotated[int | None, typer.Option(
         "--max-queue", help="Requests allowed to wait; beyond, 429.")] = None,
+    no_image_urls: Annotated[bool, typer.Option(
+        "--no-image-urls", help="Refuse every http(s) image URL.")] = False,
+    image_domains: Annotated[str | None, typer.Option(
+        "--image-domains", help="Only these hosts for image URLs (D,...; .example.com "
+        "takes subdomains).")] = None,
+    image_allow_hosts: Annotated[str | None, typer.Option(
+        "--image-allow-hosts", help="Hosts or addresses let through although private "
+        "(H,...; none by default).")] = None,
+    image_roots: Annotated[str | None, typer.Option(
+        "--image-roots", help="Directories file:// image URLs may read under (DIR,...; "
+        "nowhere by default).")] = None,
 ) -> None:
     """Start the OpenAI-compatible HTTP server (assembles the model on first use)."""
     from openmini.backends.local import LocalBackend
     from openmini.server.run import serve as run_server
 
     config = _config(model=model, host=host, port=port, threads=threads, parallel=parallel,
-                     ctx_size=ctx_size, api_key=api_key, max_queue=max_queue)
+                     ctx_size=ctx_size, api_key=api_key, max_queue=max_queue,
+                     no_image_urls=no_image_urls or None, image_domains=image_domains,
+                     image_allow_hosts=image_allow_hosts, image_roots=image_roots)
     cache_dir = Path(config.model_cache_dir) if config.model_cache_dir else None
     with assembly_progress() as progress:
         backend = LocalBackend(config.engine, cache_dir=cache_dir, progress=progress)
@@ -115,6 +128,9 @@ def run(
     reasoning_effort: EffortOpt = None,
     threads: ThreadsOpt = None,
     ctx_size: CtxOpt = None,
+    image: Annotated[list[Path] | None, typer.Option(
+        "--image", exists=True, dir_okay=False, readable=True,
+        help="An image to ask about (repeat for several).")] = None,
 ) -> None:
     """Answer one prompt and exit; streams to stdout, reads stdin when piped."""
     import asyncio
@@ -128,7 +144,7 @@ def run(
     client = _client(model, threads, 1, ctx_size)
     asyncio.run(one_shot(client, text, system, dict(
         max_tokens=max_tokens, temperature=temperature, seed=seed,
-        reasoning_effort=reasoning_effort and reasoning_effort.value)))
+        reasoning_effort=reasoning_effort and reasoning_effort.value), image or ()))
 
 
 @app.command()
@@ -141,7 +157,8 @@ def chat(
     threads: ThreadsOpt = None,
     ctx_size: CtxOpt = None,
 ) -> None:
-    """Interactive multi-turn chat in the terminal, streaming. Ctrl-D or /exit to leave."""
+    """Interactive multi-turn chat in the terminal, streaming. Slash commands: /image PATH,
+    /system TEXT, /clear, /help, /exit (Ctrl-D leaves too)."""
     import asyncio
 
     from openmini.cli.session import interactive

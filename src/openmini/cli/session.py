@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from openmini.api import AsyncOpenMini
@@ -38,30 +40,43 @@ async def _stream_reply(client: AsyncOpenMini, messages: list[ChatMessage],
 
 
 async def one_shot(client: AsyncOpenMini, prompt: str, system: str | None,
-                   sampling: dict[str, Any]) -> None:
-    messages = [ChatMessage("system", system)] if system else []
-    messages.append(ChatMessage("user", prompt))
+                   sampling: dict[str, Any], images: Sequence[Path] = ()) -> None:
+    from openmini.cli.commands import Conversation
+
+    state = Conversation(system=system, pending=list(images))
     try:
-        await _stream_reply(client, messages, sampling)
+        await _stream_reply(client, [*state.messages(), state.user_turn(prompt)], sampling)
     finally:
         await client.close()
 
 
 async def interactive(client: AsyncOpenMini, system: str | None, sampling: dict[str, Any]
                       ) -> None:
-    history = [ChatMessage("system", system)] if system else []
+    """The REPL: a line is a message, or a slash command (cli/commands.py)."""
+    from openmini.cli.commands import Conversation, is_command, run_command
+    from openmini.errors import OpenMiniError
+
+    state = Conversation(system=system)
     try:
-        while True:
+        while not state.done:
             try:
                 line = input(">>> ")
             except EOFError:
                 break
-            if line.strip() in {"/exit", "/quit"}:
-                break
-            if not line.strip():
+            if is_command(line.strip()):
+                said = run_command(state, line.strip())
+                if said:
+                    print(said, flush=True)
                 continue
-            history.append(ChatMessage("user", line))
-            reply = await _stream_reply(client, history, sampling)
-            history.append(ChatMessage("assistant", reply))
+            text = line[1:] if line.startswith("//") else line
+            if not text.strip():
+                continue
+            turn = state.user_turn(text)
+            try:
+                reply = await _stream_reply(client, [*state.messages(), turn], sampling)
+            except OpenMiniError as exc:  # a refused image, a context overflow: say so, go on
+                print(f"error: {exc.message}", file=sys.stderr, flush=True)
+                continue
+            state.history += [turn, ChatMessage("assistant", reply)]
     finally:
         await client.close()

@@ -15,12 +15,15 @@ from openmini.backends.base import Backend
 from openmini.config import ServerConfig
 from openmini.pipeline import Pipeline
 from openmini.server.auth import ApiKeyMiddleware
+from openmini.server.body_limit import BodyLimit
 from openmini.server.errors import install_error_handlers
 from openmini.server.fastpath import Endpoint, FastRoute, FastRoutes
 from openmini.server.metrics import Metrics, MetricsMiddleware
 from openmini.server.routes import chat, completions, health, models
 from openmini.server.schemas import ChatCompletionRequest, CompletionRequest
 from openmini.server.timing import ServerTimingMiddleware
+from openmini.vision.policy import from_config
+from openmini.vision.stage import Intake
 
 
 def create_app(config: ServerConfig, backend: Backend) -> FastAPI:
@@ -33,17 +36,19 @@ def create_app(config: ServerConfig, backend: Backend) -> FastAPI:
 
     app = FastAPI(title="openmini", version=openmini.__version__, lifespan=lifespan)
     app.state.config = config
-    app.state.pipeline = Pipeline(backend, config.tool_call_retries)
+    app.state.pipeline = Pipeline(backend, config.tool_call_retries,
+                                  Intake(*from_config(config)))
     app.state.metrics = Metrics(backend)
     app.state.started = int(time.time())
     routers = [m.router for m in (chat, completions, models, health)]
     for router in routers:
         app.include_router(router)
     # add_middleware wraps: the last added runs first (timing, metrics, then auth, then the
-    # safety net for unexpected errors, then the completion routes' hot path just outside
-    # FastAPI's routing).
+    # safety net for unexpected errors, then the body limit, then the completion routes' hot
+    # path just outside FastAPI's routing).
     routes = [route for router in routers for route in router.routes]
     app.add_middleware(FastRoutes, routes=_fast_routes(routes))
+    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
     install_error_handlers(app)
     if config.api_key:
         app.add_middleware(ApiKeyMiddleware, api_key=config.api_key)

@@ -15,6 +15,7 @@ from openmini.hooks.criteria import stop_criteria
 from openmini.hooks.registry import hooks_from_specs
 from openmini.reasoning.effort import reasoning_spec
 from openmini.server.constraints import constraint_of
+from openmini.server.content import message_content
 from openmini.server.schemas import (
     ChatCompletionRequest,
     CompletionRequest,
@@ -128,30 +129,10 @@ def _max_tokens(max_tokens: int | None, max_completion_tokens: int | None) -> in
 
 
 def _message(i: int, message: MessageIn) -> ChatMessage:
-    content = message.content
-    if content is None:
-        if message.role != "assistant":
-            raise InvalidRequest(f"'messages[{i}].content' is required for role "
-                                 f"'{message.role}'.", param=f"messages.{i}.content")
-        content = ""
-    elif not isinstance(content, str):
-        content = "\n".join(_part_text(i, j, part.type, part.text, part.model_extra)
-                            for j, part in enumerate(content))
+    content, images = message_content(i, message)
     return ChatMessage(role=message.role, content=content, name=message.name,
                        tool_calls=message_tool_calls(i, message),
-                       tool_call_id=tool_call_id(i, message))
-
-
-def _part_text(i: int, j: int, kind: str, text: str | None, extra: dict | None) -> str:
-    where = f"messages[{i}].content[{j}]"
-    if kind != "text":
-        raise UnsupportedParameter(where, f"of type '{kind}' is not supported yet")
-    if extra:
-        raise UnsupportedParameter(f"{where}.{next(iter(extra))}")
-    if text is None:
-        raise InvalidRequest(f"'{where}.text' is required for text parts.",
-                             param=f"messages.{i}.content.{j}.text")
-    return text
+                       tool_call_id=tool_call_id(i, message), images=images)
 
 
 def _prompt(prompt: str | list[object]) -> str:

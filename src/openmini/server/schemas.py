@@ -36,14 +36,22 @@ class WireModel(BaseModel):
         return data
 
 
+class ImageURL(WireModel):
+    """OpenAI's `image_url` object of an image part."""
+
+    url: str = Field(min_length=1)
+    detail: Literal["auto", "low", "high"] = "auto"
+
+
 class ContentPart(BaseModel):
-    """One part of a message's content. Only `text` parts are supported for now; other
-    part types pass validation so that `convert` can name them precisely."""
+    """One part of a message's content: `text` or `image_url`; other part types pass
+    validation so that `convert` can name them precisely."""
 
     model_config = ConfigDict(extra="allow", strict=True)
 
     type: str
     text: str | None = None
+    image_url: ImageURL | None = None
 
 
 class MessageIn(WireModel):

@@ -12,20 +12,22 @@ from openmini.errors import ModelNotFound
 router = APIRouter()
 
 
-def _model(model_id: str, created: int) -> dict[str, Any]:
-    return {"id": model_id, "object": "model", "created": created, "owned_by": "openmini"}
+def _model(model_id: str, http: Request) -> dict[str, Any]:
+    """OpenAI's model object, and how the model takes images: "native" (it sees them),
+    "perception" (they are described to it as text: OCR, labels, colours), or null."""
+    state = http.app.state
+    return {"id": model_id, "object": "model", "created": state.started, "owned_by": "openmini",
+            "vision": state.pipeline.backend.capabilities.vision}
 
 
 @router.get("/v1/models")
 async def list_models(http: Request) -> dict[str, Any]:
-    state = http.app.state
-    ids = state.pipeline.backend.model_ids()
-    return {"object": "list", "data": [_model(i, state.started) for i in ids]}
+    ids = http.app.state.pipeline.backend.model_ids()
+    return {"object": "list", "data": [_model(i, http) for i in ids]}
 
 
 @router.get("/v1/models/{model_id:path}")
 async def retrieve_model(model_id: str, http: Request) -> dict[str, Any]:
-    state = http.app.state
-    if model_id not in state.pipeline.backend.model_ids():
+    if model_id not in http.app.state.pipeline.backend.model_ids():
         raise ModelNotFound(model_id)
-    return _model(model_id, state.started)
+    return _model(model_id, http)
