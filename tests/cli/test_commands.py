@@ -69,6 +69,6 @@ def test_chat_runs_commands_and_sends_only_messages(tmp_path: Path) -> None:
                          input="\n".join(lines) + "\n", capture_output=True, text=True,
                          timeout=180)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "/image PATH" in out.stdout and "unknown command /nope" in out.stdout
+    assert "attach an image" in out.stdout and "unknown command /nope" in out.stdout
     assert "attached red.png" in out.stdout
     assert out.stdout.count(">>> ") == 5  # five lines read, one of them answered

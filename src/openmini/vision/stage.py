@@ -17,6 +17,7 @@ the others are cancelled. A backend with no vision at all gets a 400 naming the 
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -93,7 +94,7 @@ class Intake:
 
         cache = self._perception_cache()
         facts = await asyncio.gather(*(cache.get_or_compute(
-            f"perception:{image.digest}", lambda image=image: perceive(image.pixels),
+            f"perception:{image.digest}", functools.partial(perceive, image.pixels),
             lambda f: 4 * len(render(f, 0)) + 1024) for image in images))
         return [render(f, n) for n, f in enumerate(facts, start=1)]
 
