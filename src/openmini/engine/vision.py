@@ -1,0 +1,186 @@
+"""A vision projector (mmproj GGUF) over llama.cpp's mtmd: an RGB image in, the embeddings the
+text model takes in place of the image's tokens out. Groundwork for the native vision path
+(issue 21): not wired into the engine yet.
+
+Verified here (tests/vision/native, a random LLaVA MLP projector against the `fast` model):
+the projector loads with `mtmd_init_from_file` against the text model's `llama_model`; an
+image becomes one image chunk of `(image_size / patch)**2` tokens of width
+`llama_model_n_embd_inp`, finite and deterministic, different for different pixels; the pixel
+digest set as the bitmap id comes back as the chunk id; the rows decode into the model's KV as
+a batch of embeddings and the next logits depend on the image. Once, by hand: llama.cpp's
+server (xllamacpp, `mmproj.path`) answered the same greedy text as mtmd_helper_eval_chunks
+on this build for the same prompt and projector (291 prompt positions, 256 of them the image).
+
+AMX: clip.cpp allocates the projector's weights in the CPU backend's default buffer type,
+never in the extra (AMX) buffer types that crash on this CPU (see model.py `_has_amx`), and
+mtmd_context_params has no switch for them: nothing to turn off. `use_gpu=False` keeps it on
+the CPU backend even where a GPU backend is compiled in.
+
+Next step (the engine), from llama.cpp's `mtmd_helper_decode_image_chunk` and its server:
+- An image chunk is decoded as a llama_batch of embeddings (`llama_batch_init(n, n_embd, 1)`:
+  `embd` set, `token` NULL), positions `n_past + i` (M-RoPE models: 4 planes from
+  `mtmd_helper_image_get_decoder_pos`, and the chunk advances n_past by `n_pos`, not
+  `n_tokens`), one seq id, no logits; split in slices of at most n_batch. A batch holds tokens
+  or embeddings, never both: the engine decodes an image slice as a second `llama_decode`
+  in the step, before the token batch (a decode replaces the logits the sampler reads).
+- `mtmd_decode_use_non_causal` (Gemma 3): the whole image in one ubatch with
+  `llama_set_causal_attn(ctx, False)` around it, a context-wide switch: that image alone.
+- The prefix cache keys an image span by this module's pixel digest (llama-server compares
+  chunk ids plus token counts in `server_tokens::get_common_prefix`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import secrets
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import llama_cpp as ll
+import llama_cpp.mtmd_cpp as mtmd
+import numpy as np
+from PIL import Image
+
+from openmini.errors import EngineError, ImageRefused, ModelAssemblyError, ModelNotFound
+
+
+@ll.llama_log_callback
+def _errors_only(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+    if level == 4:  # ggml: 1 debug, 2 info, 3 warn, 4 error, 5 continuation
+        sys.stderr.write(text.decode("utf-8", "replace"))
+
+
+@dataclass(frozen=True, slots=True)
+class ImageEmbedding:
+    """One image as the text model takes it: `embd` replaces `n_tokens` prompt tokens."""
+
+    embd: np.ndarray  # float32 (n_tokens, n_embd), owned (a copy of mtmd's buffer)
+    n_pos: int  # positions the image takes in the sequence: n_tokens, except with M-RoPE
+    use_mrope: bool  # positions are (t, x, y) planes: mtmd_helper_image_get_decoder_pos
+    non_causal: bool  # decode the whole image in one ubatch with causal attention off
+    digest: str  # sha256 of the size and RGB pixels: the chunk id, the prefix-cache key
+
+    @property
+    def n_tokens(self) -> int:
+        return int(self.embd.shape[0])
+
+
+def pixel_digest(image: Image.Image) -> str:
+    """sha256 over the size and RGB bytes: equal for equal pixels, whatever the file was."""
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    h = hashlib.sha256(f"{rgb.width}x{rgb.height}:".encode())
+    h.update(rgb.tobytes())
+    return h.hexdigest()
+
+
+class Projector:
+    """An mtmd context: a projector GGUF paired with a loaded text model.
+
+    `encode` runs on the caller's thread and holds a lock (an mtmd context encodes one image
+    at a time); the text model must outlive the projector."""
+
+    def __init__(self, mmproj: str | Path, text_model: ll.llama_model_p, *, threads: int,
+                 warmup: bool = True, flash_attn: int = -1):
+        path = Path(mmproj)
+        if not path.is_file():
+            raise ModelNotFound(str(path))
+        mtmd.mtmd_helper_log_set(_errors_only, ctypes.c_void_p(0))
+        params = mtmd.mtmd_context_params_default()
+        params.use_gpu = False
+        params.print_timings = False
+        params.n_threads = threads
+        params.warmup = warmup  # one encode at load: compute buffers sized before a request
+        params.flash_attn_type = flash_attn
+        # Random, as llama-server's per request: text that a user wrote cannot be a marker.
+        self._marker = f"<__media_{secrets.token_hex(12)}__>".encode()
+        params.media_marker = self._marker
+        ctx = mtmd.mtmd_init_from_file(str(path).encode(), text_model, params)
+        if not ctx:
+            raise ModelAssemblyError(
+                f"llama.cpp could not load the projector {path.name} for this text model "
+                "(a wrong file, or an output width other than the model's embedding width)")
+        self.ctx = ctx
+        self.path = path
+        self.n_embd = int(ll.llama_model_n_embd_inp(text_model))
+        self.use_mrope = bool(mtmd.mtmd_decode_use_mrope(ctx))
+        self.vision = bool(mtmd.mtmd_support_vision(ctx))
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def marker(self) -> str:
+        """The text that stands for an image in a prompt given to mtmd_tokenize: random per
+        projector (`<__media_...__>`), so no text a user sends can stand for an image."""
+        raw = mtmd.mtmd_get_marker(self.ctx)
+        return raw.decode("utf-8") if raw else self._marker.decode()
+
+    def encode(self, image: Image.Image) -> ImageEmbedding:
+        if self._closed:
+            raise EngineError("the projector is closed")
+        if not self.vision:
+            raise ImageRefused(f"the projector {self.path.name} takes no images")
+        rgb = image if image.mode == "RGB" else image.convert("RGB")
+        digest = pixel_digest(rgb)
+        data = rgb.tobytes()
+        pixels = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+        bitmap = mtmd.mtmd_bitmap_init(rgb.width, rgb.height, pixels)
+        if not bitmap:
+            raise EngineError("mtmd could not take the image")
+        chunks = mtmd.mtmd_input_chunks_init()
+        try:
+            mtmd.mtmd_bitmap_set_id(bitmap, digest.encode())
+            with self._lock:
+                self._tokenize(chunks, bitmap)
+                return self._encode_image_chunk(chunks)
+        finally:
+            mtmd.mtmd_input_chunks_free(chunks)
+            mtmd.mtmd_bitmap_free(bitmap)
+
+    def _tokenize(self, chunks: Any, bitmap: Any) -> None:
+        prompt = self.marker().encode("utf-8")
+        text = mtmd.mtmd_input_text(prompt, len(prompt), False, True)
+        bitmaps = (mtmd.mtmd_bitmap_p_ctypes * 1)(bitmap)
+        rc = mtmd.mtmd_tokenize(self.ctx, chunks, ctypes.byref(text), bitmaps, 1)
+        if rc == 2:
+            raise ImageRefused("the vision projector could not preprocess the image")
+        if rc != 0:
+            raise EngineError(f"mtmd_tokenize failed with code {rc}")
+
+    def _encode_image_chunk(self, chunks: Any) -> ImageEmbedding:
+        for i in range(mtmd.mtmd_input_chunks_size(chunks)):
+            chunk = mtmd.mtmd_input_chunks_get(chunks, i)
+            if mtmd.mtmd_input_chunk_get_type(chunk) != mtmd.MTMD_INPUT_CHUNK_TYPE_IMAGE:
+                continue  # text around the image (some models wrap it in marker tokens)
+            n_tokens = int(mtmd.mtmd_input_chunk_get_n_tokens(chunk))
+            rc = mtmd.mtmd_encode_chunk(self.ctx, chunk)
+            if rc != 0:
+                raise EngineError(f"mtmd_encode_chunk failed with code {rc}")
+            ptr = mtmd.mtmd_get_output_embd(self.ctx)
+            if not ptr:
+                raise EngineError("mtmd produced no embeddings")
+            embd = np.ctypeslib.as_array(ptr, shape=(n_tokens * self.n_embd,))
+            chunk_id = mtmd.mtmd_input_chunk_get_id(chunk)
+            return ImageEmbedding(
+                embd=embd.reshape(n_tokens, self.n_embd).copy(),
+                n_pos=int(mtmd.mtmd_input_chunk_get_n_pos(chunk)),
+                use_mrope=self.use_mrope,
+                non_causal=bool(mtmd.mtmd_decode_use_non_causal(self.ctx, chunk)),
+                digest=chunk_id.decode() if chunk_id else "")
+        raise EngineError("mtmd made no image chunk of the image")
+
+    def close(self) -> None:
+        with self._lock:  # never free the context under a running encode
+            if not self._closed:
+                self._closed = True
+                mtmd.mtmd_free(self.ctx)
+
+    def __enter__(self) -> Projector:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()

@@ -1,0 +1,95 @@
+"""A small CLIP-ViT vision encoder + LLaVA MLP projector written as an mmproj GGUF, with
+random weights: no vision weights can be downloaded here (see shared MODELS.md, "Vision"), so
+the native vision path is tested mechanically against a projector made on the spot.
+
+What llama.cpp's `tools/mtmd/clip.cpp` reads (projector type "mlp", graph `clip_graph_llava`):
+
+- keys: `clip.projector_type`, `clip.has_vision_encoder`, `clip.vision.{embedding_length,
+  attention.head_count, feed_forward_length, block_count, projection_dim,
+  attention.layer_norm_epsilon, image_size, patch_size, image_mean, image_std}`;
+- tensors (ggml order is the numpy shape reversed): `v.patch_embd.weight` (width, 3, p, p) and
+  its bias, `v.position_embd.weight` (n_patches, width) (no class embedding: every position is
+  a patch), `v.pre_ln.*`, per layer `v.blk.N.{ln1,ln2,attn_q,attn_k,attn_v,attn_out,ffn_up,
+  ffn_down}.*`, then `mm.0` (width -> n_embd), GELU, `mm.2` (n_embd -> n_embd).
+
+The encoder runs the layers up to the second to last (LLaVA's feature layer), so `layers=2`
+runs one. An image becomes (image_size / patch)**2 tokens of width `n_embd`: 256 for 224/14.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gguf
+import numpy as np
+
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+def make_projector(path: Path, n_embd: int = 896, image_size: int = 224, patch: int = 14,
+                   width: int = 64, layers: int = 2, seed: int = 0) -> Path:
+    """Write the projector to `path` (the same bytes for the same arguments) and return it.
+
+    `n_embd` must equal the text model's embedding width (896 for the `fast` model)."""
+    if image_size % patch:
+        raise ValueError(f"image_size {image_size} is not a multiple of patch {patch}")
+    rng = np.random.default_rng(seed)
+    n_ff, n_pos = 4 * width, (image_size // patch) ** 2
+
+    def linear(n_out: int, n_in: int) -> np.ndarray:
+        return (rng.standard_normal((n_out, n_in)) / np.sqrt(n_in)).astype(np.float32)
+
+    def vec(n: int, scale: float = 0.02, base: float = 0.0) -> np.ndarray:
+        return (base + scale * rng.standard_normal(n)).astype(np.float32)
+
+    tensors: dict[str, np.ndarray] = {
+        "v.patch_embd.weight": (rng.standard_normal((width, 3, patch, patch))
+                                / np.sqrt(3 * patch * patch)).astype(np.float32),
+        "v.patch_embd.bias": vec(width),
+        "v.position_embd.weight": (0.02 * rng.standard_normal((n_pos, width))).astype(np.float32),
+        "v.pre_ln.weight": vec(width, base=1.0),
+        "v.pre_ln.bias": vec(width),
+    }
+    for i in range(layers):
+        b = f"v.blk.{i}"
+        for ln in ("ln1", "ln2"):
+            tensors[f"{b}.{ln}.weight"] = vec(width, base=1.0)
+            tensors[f"{b}.{ln}.bias"] = vec(width)
+        for name in ("attn_q", "attn_k", "attn_v", "attn_out"):
+            tensors[f"{b}.{name}.weight"] = linear(width, width)
+            tensors[f"{b}.{name}.bias"] = vec(width)
+        tensors[f"{b}.ffn_up.weight"] = linear(n_ff, width)
+        tensors[f"{b}.ffn_up.bias"] = vec(n_ff)
+        tensors[f"{b}.ffn_down.weight"] = linear(width, n_ff)
+        tensors[f"{b}.ffn_down.bias"] = vec(width)
+    tensors["mm.0.weight"] = linear(n_embd, width)
+    tensors["mm.0.bias"] = vec(n_embd)
+    # Scaled so the image embeddings land near the size of the text model's token embeddings.
+    tensors["mm.2.weight"] = 0.05 * linear(n_embd, n_embd)
+    tensors["mm.2.bias"] = vec(n_embd, scale=0.001)
+
+    w = gguf.GGUFWriter(str(path), "clip")
+    w.add_name(f"openmini test projector (random, seed {seed})")
+    w.add_file_type(gguf.LlamaFileType.ALL_F32)
+    w.add_clip_projector_type("mlp")
+    w.add_clip_has_vision_encoder(True)
+    w.add_bool(gguf.Keys.Clip.HAS_LLAVA_PROJECTOR, True)  # read by older clip.cpp builds
+    w.add_vision_embedding_length(width)
+    w.add_vision_head_count(max(1, width // 32))
+    w.add_vision_feed_forward_length(n_ff)
+    w.add_vision_block_count(layers)
+    w.add_vision_projection_dim(n_embd)
+    w.add_vision_attention_layernorm_eps(1e-5)
+    w.add_vision_image_size(image_size)
+    w.add_vision_patch_size(patch)
+    w.add_vision_image_mean(list(CLIP_MEAN))
+    w.add_vision_image_std(list(CLIP_STD))
+    w.add_vision_use_gelu(False)  # CLIP's quick GELU
+    for name, data in tensors.items():
+        w.add_tensor(name, data)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path
