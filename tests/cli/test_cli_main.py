@@ -69,3 +69,24 @@ def test_run_rejects_an_unknown_effort() -> None:
     out = subprocess.run([*CLI, "run", "hi", "--model", "tiny", "--reasoning-effort", "huge"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode != 0 and "--reasoning-effort" in out.stderr
+
+
+def test_run_with_an_image_and_with_a_file_that_is_not_one(tmp_path) -> None:
+    from PIL import Image, ImageDraw, ImageFont
+
+    picture = tmp_path / "sign.png"
+    image = Image.new("RGB", (500, 120), "white")
+    ImageDraw.Draw(image).text((20, 30), "EXIT 12", fill="black",
+                               font=ImageFont.load_default(size=40))
+    image.save(picture)
+    ok = subprocess.run([*CLI, "run", "What does the sign say?", "--image", str(picture),
+                         "--model", "tiny", "--max-tokens", "8", "--temperature", "0",
+                         "--threads", "2"], capture_output=True, text=True, timeout=180)
+    assert ok.returncode == 0 and ok.stdout.strip(), ok.stderr[-2000:]
+    text = tmp_path / "notes.png"
+    text.write_text("not a picture")
+    bad = subprocess.run([*CLI, "run", "What is this?", "--image", str(text), "--model", "tiny"],
+                         capture_output=True, text=True, timeout=180)
+    assert bad.returncode == 1
+    assert "error: " in bad.stderr and "not an image" in bad.stderr
+    assert "Traceback" not in bad.stderr

@@ -43,9 +43,14 @@ async def one_shot(client: AsyncOpenMini, prompt: str, system: str | None,
                    sampling: dict[str, Any], images: Sequence[Path] = ()) -> None:
     from openmini.cli.commands import Conversation
 
+    from openmini.errors import OpenMiniError
+
     state = Conversation(system=system, pending=list(images))
     try:
         await _stream_reply(client, [*state.messages(), state.user_turn(prompt)], sampling)
+    except OpenMiniError as exc:  # a refused image, a prompt too long: one line, exit 1
+        print(f"error: {exc.message}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
     finally:
         await client.close()
 
