@@ -42,7 +42,6 @@ async def _stream_reply(client: AsyncOpenMini, messages: list[ChatMessage],
 async def one_shot(client: AsyncOpenMini, prompt: str, system: str | None,
                    sampling: dict[str, Any], images: Sequence[Path] = ()) -> None:
     from openmini.cli.commands import Conversation
-
     from openmini.errors import OpenMiniError
 
     state = Conversation(system=system, pending=list(images))
