@@ -119,3 +119,12 @@ def test_placement_keeps_order_at_one_offset() -> None:
     found = [(0, part) for part in message.images]
     (placed,) = _placed((message,), found, ["[A]", "[B]"])
     assert placed.content == "before\n[A]\n[B]\nafter" and placed.images == ()
+
+
+async def test_a_refusal_is_an_http_error_even_when_streaming(client, backend) -> None:
+    body = {**chat(image("http://10.0.0.7/a.png"), text("look")), "stream": True}
+    r = await client.post(CHAT, json=body)
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["param"] == "messages[0].content[0].image_url"
+    assert "private" in r.json()["error"]["message"]
+    assert backend.requests == []
