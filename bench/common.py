@@ -268,6 +268,8 @@ p.n_parallel, p.n_ctx, p.n_batch, p.n_ubatch = parallel, n_ctx, n_batch, n_batch
 p.cpuparams.n_threads = p.cpuparams_batch.n_threads = threads
 p.port, p.hostnames, p.cache_prompt, p.verbosity = port, ["127.0.0.1"], True, 0
 p.use_jinja = bool(jinja)  # the GGUF's chat template: tools in the prompt, calls parsed
+if len(sys.argv) > 8 and sys.argv[8]:
+    p.mmproj.path, p.mmproj_use_gpu = sys.argv[8], False
 server = x.Server(p)
 print("listening", server.listening_address, flush=True)
 sys.stdin.read()
@@ -275,13 +277,13 @@ sys.stdin.read()
 
 
 def xserver(path: str, threads: int, parallel: int, n_ctx: int, n_batch: int = 512,
-            jinja: bool = False) -> Server:
+            jinja: bool = False, mmproj: str | None = None) -> Server:
     """llama.cpp's server (xllamacpp.Server) with `parallel` slots sharing n_ctx cells;
     `jinja`: the GGUF's own chat template (tools need it: without it the server renders no
-    tools and parses no calls)."""
+    tools and parses no calls); `mmproj`: a vision projector (on the CPU)."""
     port = free_port()
     argv = [sys.executable, "-c", _XSERVER, path, str(threads), str(parallel), str(n_ctx),
-            str(n_batch), str(port), str(int(jinja))]
+            str(n_batch), str(port), str(int(jinja)), mmproj or ""]
     return Server("xllamacpp", argv, port)
 
 

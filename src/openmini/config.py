@@ -42,6 +42,9 @@ class EngineConfig:
     # probe), and the probe's yes share that leaves it as it is. None: the catalogue's values.
     tool_fit_weight: float | None = None
     tool_fit_center: float | None = None
+    # A vision projector (mmproj GGUF) for the model: images are then seen natively
+    # (engine/vision.py) instead of described as text.
+    mmproj: str | None = None
 
     def __post_init__(self) -> None:
         if self.flash_attn not in FLASH_ATTN:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+
     from openmini.decoding.constraint import Constraint
     from openmini.hooks.base import TokenHook
     from openmini.reasoning.effort import ReasoningSpec
@@ -31,6 +33,9 @@ class ImagePart:
     detail: Literal["auto", "low", "high"] = "auto"
     at: int = 0
     index: int = 0
+    # the decoded pixels, fitted per `detail`, for a model that sees images natively (set by
+    # the vision stage: vision/stage.py); None before it
+    pixels: PILImage | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,10 +25,12 @@ from openmini.engine.sampling import LogitsProcessor
 from openmini.engine.sequence import next_arrival
 from openmini.errors import ContextLengthExceeded, InvalidRequest
 from openmini.reasoning.format import ThinkFormat, open_block, with_instruction
-from openmini.types import ChatMessage, Event, Request
+from openmini.types import ChatMessage, Event, ImagePart, Request
 
 if TYPE_CHECKING:
+    from openmini.backends.local_vision import NativeVision
     from openmini.decoding.constraint import Constraint
+    from openmini.engine.images import ImageSpan
     from openmini.reasoning.budget import Thinking
     from openmini.tools.grammar import CallFormat
 
@@ -74,8 +76,19 @@ class LocalBackend(ToolDecisions):
         self.tool_results_threshold = tool_results_threshold(config)
         self.tool_fit = tool_fit(config)  # (weight, center) of the relevance probe
         self._answers: tuple[Any, Any] | None = None  # the probe's yes / no token ids
+        self.vision: NativeVision | None = None
+        if config.mmproj:
+            from openmini.backends.local_vision import NativeVision
+
+            try:
+                self.vision = NativeVision(config.mmproj, self.model,
+                                           self.model.settings.threads)
+            except BaseException:
+                self.engine.close()
+                self.model.close()
+                raise
         self.capabilities = Capabilities(max_n=config.parallel, context_length=config.ctx_size,
-                                         vision="perception")
+                                         vision="native" if self.vision else "perception")
         self._compiler_lock = threading.Lock()
         self._compiler: Any = None
         self._tags: CallFormat | None = None
@@ -87,21 +100,36 @@ class LocalBackend(ToolDecisions):
         return self._ids
 
     def prompt_tokens(self, request: Request) -> list[int]:
+        text, add_special = self._prompt_text(request)
+        return self.model.tokenize_prompt(text, add_special=add_special)
+
+    async def _prompt(self, request: Request) -> tuple[list[int], tuple[ImageSpan, ...]]:
+        """The prompt's ids, and its image spans where the model sees images natively
+        (encoded off the event loop: backends/local_vision.py)."""
+        pixels = [p.pixels for m in request.messages or () for p in _in_order(m.images)
+                  if p.pixels is not None]
+        if self.vision is None or not pixels:
+            return self.prompt_tokens(request), ()
+        text, add_special = self._prompt_text(request, self.vision.marker())
+        return await asyncio.to_thread(self.vision.tokens, text, pixels, add_special)
+
+    def _prompt_text(self, request: Request, marker: str | None = None) -> tuple[str, bool]:
+        """The prompt as text, and whether tokenizing it adds the special tokens (BOS).
+        With `marker`, it stands where each image (with pixels) is."""
         if request.messages is not None:
             messages = request.messages
             if request.reasoning is not None:
                 messages = with_instruction(messages, self._think_format(),
                                             request.reasoning.effort)
-            text = self.template.render([_message_dict(m) for m in messages],
+            text = self.template.render([_message_dict(m, marker) for m in messages],
                                         tools=_tools_dicts(request),
                                         enable_thinking=request.reasoning is not None)
             if request.reasoning is not None:
                 text = open_block(text)
             starts_with_bos = bool(self.template.bos_token) and text.startswith(
                 self.template.bos_token)
-            return self.model.tokenize_prompt(text, add_special=self.model.add_bos()
-                                              and not starts_with_bos)
-        return self.model.tokenize_prompt(request.prompt or "", add_special=self.model.add_bos())
+            return text, self.model.add_bos() and not starts_with_bos
+        return request.prompt or "", self.model.add_bos()
 
     def _budget(self, request: Request, n_prompt: int) -> int:
         limit = self.config.ctx_size
@@ -124,18 +152,20 @@ class LocalBackend(ToolDecisions):
         if request.reasoning is not None and request.messages is None:
             raise InvalidRequest("Reasoning needs a chat request (messages), not a raw prompt.",
                                  param="reasoning_effort")
-        prompt = self.prompt_tokens(request)
+        prompt, images = await self._prompt(request)
         max_tokens = self._budget(request, len(prompt))
         thinking = self._thinkings(request, max_tokens)
         arrival = next_arrival()  # probes run first: the answer keeps their place
-        decided, prompt = await self._after_results(request, prompt, arrival)
+        decided: bool | None = None
+        if not images:  # the probes after tool results read text prompts only
+            decided, prompt = await self._after_results(request, prompt, arrival)
         fields = dict(request_id=request.request_id or uuid.uuid4().hex, prompt=prompt,
                       params=request.sampling, max_tokens=max_tokens, n=request.n,
                       priority=request.priority, deadline=request.deadline, arrival=arrival,
                       processors=await self._processors(request, max_tokens, thinking,
                                                         arrival, decided),
                       thinking=thinking.__getitem__ if thinking else None,
-                      hooks=request.hooks)
+                      hooks=request.hooks, images=images)
         stream = self.engine.generate(fields)
         try:
             async for event in stream:
@@ -262,14 +292,20 @@ class LocalBackend(ToolDecisions):
     async def close(self) -> None:
         self.engine.close()
         if not self.engine.running_thread():
+            if self.vision is not None:
+                self.vision.close()  # before the text model it was loaded against
             self.model.close()
 
 
-def _message_dict(message: ChatMessage) -> dict[str, object]:
-    """A message as Hugging Face chat templates take it (call arguments as objects)."""
+def _message_dict(message: ChatMessage, marker: str | None = None) -> dict[str, object]:
+    """A message as Hugging Face chat templates take it (call arguments as objects); with
+    `marker`, its images (with pixels) stand in the content as that text."""
     role = message.role
+    content = message.content
+    if marker is not None and message.images:
+        content = _with_markers(content, message.images, marker)
     out: dict[str, object] = {"role": "system" if role == "developer" else role,
-                              "content": message.content}
+                              "content": content}
     if message.name:
         out["name"] = message.name
     if message.tool_calls:
@@ -279,6 +315,24 @@ def _message_dict(message: ChatMessage) -> dict[str, object]:
     if message.tool_call_id:
         out["tool_call_id"] = message.tool_call_id
     return out
+
+
+def _in_order(images: tuple[ImagePart, ...]) -> list[ImagePart]:
+    return sorted(images, key=lambda p: p.at)  # stable: parts at one place keep their order
+
+
+def _with_markers(text: str, images: tuple[ImagePart, ...], marker: str) -> str:
+    """Content parts joined as llama.cpp's server joins them for a template that takes
+    strings: text parts by a newline (as `content` holds them), an image's marker with no
+    separator: between two text parts it takes the newline's place."""
+    for part in reversed(_in_order(images)):
+        if part.pixels is None:
+            continue
+        before, after = text[:part.at], text[part.at:]
+        if before and after.startswith("\n"):
+            after = after[1:]
+        text = before + marker + after
+    return text
 
 
 def _arguments_object(arguments: str) -> object:

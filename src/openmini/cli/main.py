@@ -92,6 +92,9 @@ def serve(
     image_roots: Annotated[str | None, typer.Option(
         "--image-roots", help="Directories file:// image URLs may read under (DIR,...; "
         "nowhere by default).")] = None,
+    mmproj: Annotated[str | None, typer.Option(
+        "--mmproj", help="A vision projector GGUF for the model: it sees images natively."
+        )] = None,
 ) -> None:
     """Start the OpenAI-compatible HTTP server (assembles the model on first use)."""
     from openmini.backends.local import LocalBackend
@@ -100,7 +103,8 @@ def serve(
     config = _config(model=model, host=host, port=port, threads=threads, parallel=parallel,
                      ctx_size=ctx_size, api_key=api_key, max_queue=max_queue,
                      no_image_urls=no_image_urls or None, image_domains=image_domains,
-                     image_allow_hosts=image_allow_hosts, image_roots=image_roots)
+                     image_allow_hosts=image_allow_hosts, image_roots=image_roots,
+                     mmproj=mmproj)
     cache_dir = Path(config.model_cache_dir) if config.model_cache_dir else None
     with assembly_progress() as progress:
         backend = LocalBackend(config.engine, cache_dir=cache_dir, progress=progress)

@@ -1,7 +1,8 @@
 """The engine: one thread owns the llama context and runs the continuous-batching step loop.
 
 step(): admit waiting requests -> one batch holding one token per decoding sequence plus prompt
-chunks -> one llama_decode -> sample every sequence that has logits -> emit events.
+chunks -> one llama_decode -> sample every sequence that has logits -> emit events. A step
+that prefills image rows decodes them first, as a batch of embeddings (engine/images.py).
 The async edge talks to it through a command queue and per-request sinks.
 """
 
@@ -22,6 +23,7 @@ from openmini.engine.backtrack import MAX_BACKTRACKS
 from openmini.engine.batch import Batch
 from openmini.engine.detok import StopMatcher
 from openmini.engine.emit import Emitter
+from openmini.engine.images import EmbdBatch, check_spans, fill_prefill
 from openmini.engine.model import LlamaModel
 from openmini.engine.prefix_cache import PrefixCache
 from openmini.engine.sampling import Sampler
@@ -70,6 +72,7 @@ class Engine:
         self.emitter = Emitter(model, self.scheduler, settings.stream_interval,
                                settings.max_backtracks)
         self.batch = Batch(settings.batch_size)
+        self.embd_batch: EmbdBatch | None = None  # made with the first image (engine thread)
         self.stats = EngineStats()
         self._commands: queue.SimpleQueue[EngineRequest | None] = queue.SimpleQueue()
         self._pending = 0
@@ -119,6 +122,8 @@ class Engine:
             log.error("engine thread did not stop; leaving its memory allocated")
             return
         self.batch.close()
+        if self.embd_batch is not None:
+            self.embd_batch.close()
 
     def running_thread(self) -> bool:
         return self._thread.is_alive()
@@ -184,6 +189,8 @@ class Engine:
             procs, thinking = [], None
         if thinking is not None:  # last: it may force the closing tag over everything else
             procs.append(thinking.budget)
+        if req.images:
+            self._check_images(req)
         sampler = Sampler(req.params, self.model.n_vocab, req.prompt, procs, seed)
         guard = PhraseGuard(req.params.bad_words) if req.params.bad_words else None
         hooks = HookChain(req.hooks, index) if req.hooks else None
@@ -205,6 +212,9 @@ class Engine:
             seq.batch_index = -1
             if budget <= 0:
                 continue
+            if seq.req.images:
+                budget = fill_prefill(seq, batch, self._embd_batch(), budget)
+                continue
             chunk = seq.pending()[:budget]
             done = len(chunk) == len(seq.pending())
             idx = batch.add(chunk, seq.n_past, seq.seq_id, done)
@@ -217,14 +227,39 @@ class Engine:
         self.stats.last_batch_seqs = len(decoding) + len(prefilling)
 
     def _decode(self) -> None:
-        rc = ll.llama_decode(self.model.ctx, self.batch.submit())
+        embd = self.embd_batch
+        if embd is not None and embd.n:  # images first: the token batch's logits are read
+            try:
+                self._decode_one(embd.submit())
+            finally:
+                embd.n = 0
+        if self.batch.n:
+            self._decode_one(self.batch.submit())
+
+    def _decode_one(self, batch: ll.llama_batch) -> None:
+        rc = ll.llama_decode(self.model.ctx, batch)
         while rc == 1 and self.cache.entries:  # no KV slot: give back cached prefixes
             victim = self.cache.evict_lru()
             if victim is not None:
                 self.scheduler.pool.release(victim)
-            rc = ll.llama_decode(self.model.ctx, self.batch.submit())
+            rc = ll.llama_decode(self.model.ctx, batch)
         if rc != 0:
             raise EngineError(f"llama_decode failed with code {rc}")
+
+    def _embd_batch(self) -> EmbdBatch:
+        if self.embd_batch is None:
+            n_embd = int(ll.llama_model_n_embd_inp(self.model.model))
+            self.embd_batch = EmbdBatch(self.settings.batch_size, n_embd)
+        return self.embd_batch
+
+    def _check_images(self, req: EngineRequest) -> None:
+        try:
+            check_spans(req.prompt, req.images)
+            n_embd = int(ll.llama_model_n_embd_inp(self.model.model))
+            if any(s.embedding.embd.shape[1] != n_embd for s in req.images):
+                raise EngineError("an image's embeddings are not the model's width")
+        except EngineError as exc:
+            req.failed = req.failed or exc
 
     def _fail_setup(self) -> None:
         """Requests whose processors could not be built end with their error, unrun (they

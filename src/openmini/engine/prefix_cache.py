@@ -9,9 +9,12 @@ token budget and an entry count; the caller frees evicted sequence ids in llama'
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from openmini.engine.images import ImageSpan, Span, verified_prefix
 
 
 def common_prefix(a: np.ndarray, b: np.ndarray) -> int:
@@ -27,6 +30,7 @@ class Entry:
     seq_id: int
     tokens: np.ndarray
     last_used: int = 0
+    images: tuple[Span, ...] = ()  # (start, digest) of the images among its cells
 
 
 @dataclass(slots=True)
@@ -42,11 +46,15 @@ class PrefixCache:
     def size_tokens(self) -> int:
         return sum(e.tokens.shape[0] for e in self.entries.values())
 
-    def lookup(self, prompt: np.ndarray) -> tuple[int | None, int]:
-        """The entry sharing the longest prefix with `prompt`, and that prefix's length."""
+    def lookup(self, prompt: np.ndarray, images: Sequence[ImageSpan] = ()
+               ) -> tuple[int | None, int]:
+        """The entry sharing the longest prefix with `prompt` (its images the same ones:
+        engine/images.py), and that prefix's length."""
         best_id, best_len = None, 0
         for entry in self.entries.values():
             n = common_prefix(entry.tokens, prompt)
+            if images:
+                n = verified_prefix(n, images, entry.images)
             if n > best_len:
                 best_id, best_len = entry.seq_id, n
         if best_id is not None:
@@ -57,7 +65,7 @@ class PrefixCache:
         self.lookup_tokens += prompt_len
         self.hits_tokens += reused
 
-    def add(self, seq_id: int, tokens: np.ndarray) -> list[int]:
+    def add(self, seq_id: int, tokens: np.ndarray, images: tuple[Span, ...] = ()) -> list[int]:
         """Keep `seq_id`'s cells as an entry. Returns sequence ids the caller must free,
         possibly including `seq_id` itself when it adds nothing new."""
         if tokens.shape[0] == 0 or self.budget_tokens <= 0 or self.max_entries <= 0:
@@ -65,13 +73,15 @@ class PrefixCache:
         drop: list[int] = []
         for entry in list(self.entries.values()):
             shared = common_prefix(entry.tokens, tokens)
+            if (images or entry.images) and shared:
+                shared = _same_images(shared, images, entry.images)
             if shared == tokens.shape[0]:  # the new one is contained in an entry
                 entry.last_used = next(self._clock)
                 return [seq_id]
             if shared == entry.tokens.shape[0]:  # an entry is contained in the new one
                 drop.append(entry.seq_id)
                 del self.entries[entry.seq_id]
-        self.entries[seq_id] = Entry(seq_id, tokens, next(self._clock))
+        self.entries[seq_id] = Entry(seq_id, tokens, next(self._clock), images)
         drop.extend(self._evict_over_budget())
         return drop
 
@@ -94,3 +104,11 @@ class PrefixCache:
 
     def hit_rate(self) -> float:
         return self.hits_tokens / self.lookup_tokens if self.lookup_tokens else 0.0
+
+
+def _same_images(n: int, a: tuple[Span, ...], b: tuple[Span, ...]) -> int:
+    """A shared prefix of n cells, cut at the first image the two do not share."""
+    for span in sorted(set(a) ^ set(b)):
+        if span[0] < n:
+            return span[0]
+    return n

@@ -60,7 +60,9 @@ class Sampler:
         self.rng = np.random.default_rng(seed)
         self.generated: list[int] = []
         self._counts: dict[int, int] = {}
-        self._seen_prompt = set(prompt_tokens) if params.repetition_penalty != 1.0 else set()
+        # image placeholders (ids < 0: engine/images.py) are no vocabulary entries
+        self._seen_prompt = ({t for t in prompt_tokens if t >= 0}
+                             if params.repetition_penalty != 1.0 else set())
         ids = [t for t, _ in params.logit_bias if 0 <= t < n_vocab]
         self._bias_ids = np.array(ids, dtype=np.int64)
         self._bias_vals = np.array([b for t, b in params.logit_bias if 0 <= t < n_vocab],

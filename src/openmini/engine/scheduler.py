@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from openmini.engine.images import spans_of, verified_prefix
 from openmini.engine.prefix_cache import PrefixCache, common_prefix
 from openmini.engine.sequence import EngineRequest, Seq
 
@@ -86,12 +87,15 @@ class Scheduler:
 
     def _reuse_prefix(self, seq: Seq) -> None:
         prompt = np.asarray(seq.req.prompt, dtype=np.int32)
-        src, n = self.pool.cache.lookup(prompt)
+        images = seq.req.images
+        src, n = self.pool.cache.lookup(prompt, images)
         entry = src
         for other in self.running:  # a running sequence's computed cells are shareable too
             if other.waiting_fork or other.n_past <= n:
                 continue
             m = common_prefix(np.asarray(other.tokens[: other.n_past], dtype=np.int32), prompt)
+            if images and m > n:
+                m = verified_prefix(m, images, spans_of(other.req.images, m))
             if m > n:
                 src, n = other.seq_id, m
         n = min(n, len(seq.req.prompt) - 1)  # the last prompt token is recomputed for logits
@@ -127,5 +131,6 @@ class Scheduler:
             self.pool.release(seq.seq_id)
             return
         cells = np.asarray(seq.tokens[: seq.n_past], dtype=np.int32)
-        for seq_id in self.pool.cache.add(seq.seq_id, cells):
+        spans = spans_of(seq.req.images, seq.n_past) if seq.req.images else ()
+        for seq_id in self.pool.cache.add(seq.seq_id, cells, spans):
             self.pool.release(seq_id)

@@ -14,6 +14,7 @@ from openmini.engine.sampling import LogitsProcessor, Sampler
 from openmini.types import Event, SamplingParams
 
 if TYPE_CHECKING:
+    from openmini.engine.images import ImageSpan
     from openmini.hooks.base import TokenHook
     from openmini.hooks.chain import HookChain
     from openmini.reasoning.budget import Thinking
@@ -46,6 +47,7 @@ class EngineRequest:
     processors: ProcessorFactory | None = None
     thinking: ThinkingFactory | None = None  # per choice: the thinking block's budget + split
     hooks: tuple[TokenHook, ...] = ()
+    images: tuple[ImageSpan, ...] = ()  # in prompt order; the prompt holds placeholders there
     arrival: int = field(default_factory=next_arrival)
     submitted_at: float = field(default_factory=time.monotonic)
     # owned by the engine thread once submitted

@@ -1,6 +1,7 @@
 """A vision projector (mmproj GGUF) over llama.cpp's mtmd: an RGB image in, the embeddings the
-text model takes in place of the image's tokens out. Groundwork for the native vision path
-(issue 21): not wired into the engine yet.
+text model takes in place of the image's tokens out. The native vision path (issue 21):
+backends/local_vision.py tokenizes prompts and encodes images with it, engine/images.py
+decodes the rows in the engine's step.
 
 Verified here (tests/vision/native, a random LLaVA MLP projector against the `fast` model):
 the projector loads with `mtmd_init_from_file` against the text model's `llama_model`; an
@@ -16,7 +17,8 @@ never in the extra (AMX) buffer types that crash on this CPU (see model.py `_has
 mtmd_context_params has no switch for them: nothing to turn off. `use_gpu=False` keeps it on
 the CPU backend even where a GPU backend is compiled in.
 
-Next step (the engine), from llama.cpp's `mtmd_helper_decode_image_chunk` and its server:
+How the engine decodes them (done for causal, non-M-RoPE projectors; the other two refused at
+load), from llama.cpp's `mtmd_helper_decode_image_chunk` and its server:
 - An image chunk is decoded as a llama_batch of embeddings (`llama_batch_init(n, n_embd, 1)`:
   `embd` set, `token` NULL), positions `n_past + i` (M-RoPE models: 4 planes from
   `mtmd_helper_image_get_decoder_pos`, and the chunk advances n_past by `n_pos`, not
@@ -36,6 +38,7 @@ import hashlib
 import secrets
 import sys
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -119,58 +122,91 @@ class Projector:
         return raw.decode("utf-8") if raw else self._marker.decode()
 
     def encode(self, image: Image.Image) -> ImageEmbedding:
+        """One image alone: its embeddings (the image chunk of `marker()` tokenized)."""
+        (out,) = [p for p in self.prompt(self.marker(), [image]) if isinstance(p, ImageEmbedding)]
+        return out
+
+    def prompt(self, text: str, images: Sequence[Image.Image], *, add_special: bool = False,
+               known: Callable[[str], ImageEmbedding | None] | None = None
+               ) -> list[list[int] | ImageEmbedding]:
+        """A prompt holding `marker()` once per image, as mtmd_tokenize splits it (as
+        llama.cpp's server does): text pieces as token ids, each image as its embeddings
+        (wrapper tokens a model puts around an image come as text pieces). `known(digest)`
+        returns embeddings already computed for those pixels: that image is not encoded."""
         if self._closed:
             raise EngineError("the projector is closed")
-        if not self.vision:
+        if images and not self.vision:
             raise ImageRefused(f"the projector {self.path.name} takes no images")
-        rgb = image if image.mode == "RGB" else image.convert("RGB")
-        digest = pixel_digest(rgb)
+        rgbs = [im if im.mode == "RGB" else im.convert("RGB") for im in images]
+        bitmaps = [self._bitmap(im) for im in rgbs]
+        chunks = mtmd.mtmd_input_chunks_init()
+        try:
+            with self._lock:
+                if self._closed:
+                    raise EngineError("the projector is closed")
+                self._tokenize(chunks, text, bitmaps, add_special)
+                return self._pieces(chunks, known)
+        finally:
+            mtmd.mtmd_input_chunks_free(chunks)
+            for bitmap in bitmaps:
+                mtmd.mtmd_bitmap_free(bitmap)
+
+    def _bitmap(self, rgb: Image.Image) -> Any:
         data = rgb.tobytes()
         pixels = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
         bitmap = mtmd.mtmd_bitmap_init(rgb.width, rgb.height, pixels)
         if not bitmap:
             raise EngineError("mtmd could not take the image")
-        chunks = mtmd.mtmd_input_chunks_init()
-        try:
-            mtmd.mtmd_bitmap_set_id(bitmap, digest.encode())
-            with self._lock:
-                self._tokenize(chunks, bitmap)
-                return self._encode_image_chunk(chunks)
-        finally:
-            mtmd.mtmd_input_chunks_free(chunks)
-            mtmd.mtmd_bitmap_free(bitmap)
+        mtmd.mtmd_bitmap_set_id(bitmap, pixel_digest(rgb).encode())
+        return bitmap
 
-    def _tokenize(self, chunks: Any, bitmap: Any) -> None:
-        prompt = self.marker().encode("utf-8")
-        text = mtmd.mtmd_input_text(prompt, len(prompt), False, True)
-        bitmaps = (mtmd.mtmd_bitmap_p_ctypes * 1)(bitmap)
-        rc = mtmd.mtmd_tokenize(self.ctx, chunks, ctypes.byref(text), bitmaps, 1)
+    def _pieces(self, chunks: Any, known: Callable[[str], ImageEmbedding | None] | None
+                ) -> list[list[int] | ImageEmbedding]:
+        out: list[list[int] | ImageEmbedding] = []
+        for i in range(mtmd.mtmd_input_chunks_size(chunks)):
+            chunk = mtmd.mtmd_input_chunks_get(chunks, i)
+            kind = mtmd.mtmd_input_chunk_get_type(chunk)
+            if kind == mtmd.MTMD_INPUT_CHUNK_TYPE_TEXT:
+                n = ctypes.c_size_t(0)
+                ptr = mtmd.mtmd_input_chunk_get_tokens_text(chunk, ctypes.byref(n))
+                out.append([int(t) for t in ptr[:n.value]] if ptr and n.value else [])
+            elif kind == mtmd.MTMD_INPUT_CHUNK_TYPE_IMAGE:
+                chunk_id = mtmd.mtmd_input_chunk_get_id(chunk)
+                digest = chunk_id.decode() if chunk_id else ""
+                hit = known(digest) if known is not None and digest else None
+                out.append(hit if hit is not None else self._encode_chunk(chunk))
+            else:
+                raise ImageRefused("the projector made a chunk that is not text or an image")
+        return out
+
+    def _tokenize(self, chunks: Any, text: str, bitmaps: list[Any], add_special: bool) -> None:
+        prompt = text.encode("utf-8")
+        item = mtmd.mtmd_input_text(prompt, len(prompt), add_special, True)
+        arr = (mtmd.mtmd_bitmap_p_ctypes * max(1, len(bitmaps)))(*bitmaps)
+        rc = mtmd.mtmd_tokenize(self.ctx, chunks, ctypes.byref(item), arr, len(bitmaps))
+        if rc == 1:
+            raise ImageRefused("the prompt's image markers do not match its images")
         if rc == 2:
             raise ImageRefused("the vision projector could not preprocess the image")
         if rc != 0:
             raise EngineError(f"mtmd_tokenize failed with code {rc}")
 
-    def _encode_image_chunk(self, chunks: Any) -> ImageEmbedding:
-        for i in range(mtmd.mtmd_input_chunks_size(chunks)):
-            chunk = mtmd.mtmd_input_chunks_get(chunks, i)
-            if mtmd.mtmd_input_chunk_get_type(chunk) != mtmd.MTMD_INPUT_CHUNK_TYPE_IMAGE:
-                continue  # text around the image (some models wrap it in marker tokens)
-            n_tokens = int(mtmd.mtmd_input_chunk_get_n_tokens(chunk))
-            rc = mtmd.mtmd_encode_chunk(self.ctx, chunk)
-            if rc != 0:
-                raise EngineError(f"mtmd_encode_chunk failed with code {rc}")
-            ptr = mtmd.mtmd_get_output_embd(self.ctx)
-            if not ptr:
-                raise EngineError("mtmd produced no embeddings")
-            embd = np.ctypeslib.as_array(ptr, shape=(n_tokens * self.n_embd,))
-            chunk_id = mtmd.mtmd_input_chunk_get_id(chunk)
-            return ImageEmbedding(
-                embd=embd.reshape(n_tokens, self.n_embd).copy(),
-                n_pos=int(mtmd.mtmd_input_chunk_get_n_pos(chunk)),
-                use_mrope=self.use_mrope,
-                non_causal=bool(mtmd.mtmd_decode_use_non_causal(self.ctx, chunk)),
-                digest=chunk_id.decode() if chunk_id else "")
-        raise EngineError("mtmd made no image chunk of the image")
+    def _encode_chunk(self, chunk: Any) -> ImageEmbedding:
+        n_tokens = int(mtmd.mtmd_input_chunk_get_n_tokens(chunk))
+        rc = mtmd.mtmd_encode_chunk(self.ctx, chunk)
+        if rc != 0:
+            raise EngineError(f"mtmd_encode_chunk failed with code {rc}")
+        ptr = mtmd.mtmd_get_output_embd(self.ctx)
+        if not ptr:
+            raise EngineError("mtmd produced no embeddings")
+        embd = np.ctypeslib.as_array(ptr, shape=(n_tokens * self.n_embd,))
+        chunk_id = mtmd.mtmd_input_chunk_get_id(chunk)
+        return ImageEmbedding(
+            embd=embd.reshape(n_tokens, self.n_embd).copy(),
+            n_pos=int(mtmd.mtmd_input_chunk_get_n_pos(chunk)),
+            use_mrope=self.use_mrope,
+            non_causal=bool(mtmd.mtmd_decode_use_non_causal(self.ctx, chunk)),
+            digest=chunk_id.decode() if chunk_id else "")
 
     def close(self) -> None:
         with self._lock:  # never free the context under a running encode

@@ -6,8 +6,11 @@ read from the user's own files are taken as they are), decoded with its limits c
 (decode.py), then, for a backend whose model has no vision weights (`Capabilities.vision ==
 "perception"`), described: perception/ reads its text (OCR, in reading order, tables kept as
 rows), what it likely shows, its colours and faces, and that block takes the image's place
-in the message text. Perception is cached by the image's pixel digest (a second request with
-the same image, in any encoding, reads nothing again), within a memory bound.
+in the message text; for a backend whose model sees images (`"native"`: a vision projector),
+each image is decoded and fitted per its `detail` (decode.fit) and its pixels handed on on
+the part (`ImagePart.pixels`), the text left as it is. Perception is cached by the image's
+pixel digest (a second request with the same image, in any encoding, reads nothing again),
+within a memory bound.
 
 Images are loaded and decoded concurrently, off the event loop; the first refusal ends the
 request with a 4xx naming the part (`messages[i].content[j].image_url`) and the cause, and
@@ -59,25 +62,28 @@ class Intake:
         found = images_of(request)
         if not found:
             return request
-        if vision != "perception":
+        if vision not in ("perception", "native"):
             raise no_vision(found)
         if len(found) > self.limits.max_images:
             raise ImageRefused(f"{len(found)} images in one request; at most "
                                f"{self.limits.max_images} are accepted.", param="messages",
                                code="too_many_images")
-        images = await self._all(found)
+        native = vision == "native"
+        images = await self._all(found, native)
+        if native:  # the model sees them: the fitted pixels go on, in place
+            return replace(request, messages=_with_pixels(request.messages or (), found, images))
         blocks = await self._described(images)
         return replace(request, messages=_placed(request.messages or (), found, blocks))
 
-    async def _all(self, found: list[Found]) -> list[Image]:
+    async def _all(self, found: list[Found], native: bool = False) -> list[Image]:
         try:
             async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(self._one(i, part)) for i, part in found]
+                tasks = [group.create_task(self._one(i, part, native)) for i, part in found]
         except* ImageRefused as refused:
             raise refused.exceptions[0] from None
         return [t.result() for t in tasks]
 
-    async def _one(self, i: int, part: ImagePart) -> Image:
+    async def _one(self, i: int, part: ImagePart, native: bool = False) -> Image:
         from openmini.vision.decode import decode
         from openmini.vision.sources import load_image_bytes
 
@@ -85,6 +91,8 @@ class Intake:
             data = part.data
             if data is None:
                 data = await load_image_bytes(part.url or "", self.policy, self.limits)
+            if native:
+                return await asyncio.to_thread(_fitted, data, self.limits, part.detail)
             return await asyncio.to_thread(decode, data, self.limits)
         except ImageRefused as exc:
             raise exc.at(f"messages[{i}].content[{part.index}].image_url") from None
@@ -122,3 +130,23 @@ def _placed(messages: tuple[ChatMessage, ...], found: list[Found], blocks: list[
             text = before + lead + block + trail + after
         out[i] = replace(messages[i], content=text, images=())
     return tuple(out)
+
+
+def _fitted(data: bytes, limits: ImageLimits, detail: str) -> Image:
+    """Decoded for its fit, then fitted (`decode.fit`): the pixels a native model is given."""
+    from openmini.vision.decode import decode, fit
+
+    image = decode(data, limits, detail=detail)
+    pixels = fit(image, detail)
+    if pixels is image.pixels:
+        return image
+    return replace(image, pixels=pixels, width=pixels.width, height=pixels.height)
+
+
+def _with_pixels(messages: tuple[ChatMessage, ...], found: list[Found], images: list[Image]
+                 ) -> tuple[ChatMessage, ...]:
+    """Each image part given its fitted pixels (in place: its text stays as it is)."""
+    by_part = {id(part): image for (_, part), image in zip(found, images, strict=True)}
+    return tuple(
+        replace(m, images=tuple(replace(p, pixels=by_part[id(p)].pixels) for p in m.images))
+        if m.images else m for m in messages)

@@ -1,0 +1,164 @@
+"""Images in the engine: a prompt's image spans, their placeholder ids, and the prefill of a
+sequence that holds them.
+
+A request's prompt holds one placeholder id per image row (a negative int derived from the
+image's pixel digest: never a vocabulary id, never equal for different images but by a 28-bit
+collision), and `EngineRequest.images` says where each image starts and carries its rows.
+A prefilling sequence's text chunk stops at its next image; when `n_past` reaches it, the
+image rows go into an embeddings batch that is decoded before the step's token batch (a
+decode replaces the logits the sampler reads; the embeddings batch asks for none).
+
+The prefix cache keys an image span by its digest: placeholder ids narrow the match, and the
+spans kept on each cache entry (and on running sequences) confirm it (`verified_prefix`), so
+a collision of placeholder ids can never reuse the wrong image's cells.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import llama_cpp as ll
+import numpy as np
+
+from openmini.errors import EngineError
+
+if TYPE_CHECKING:
+    from openmini.engine.batch import Batch
+    from openmini.engine.sequence import Seq
+    from openmini.engine.vision import ImageEmbedding
+
+Span = tuple[int, str]  # (start in the prompt, digest): what the prefix cache compares
+
+
+def placeholder(digest: str) -> int:
+    """The id an image's rows take in a prompt: negative, from the digest's first 28 bits."""
+    return -1 - int(digest[:7], 16)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageSpan:
+    """An image in a prompt: its rows replace prompt[start:start + embedding.n_tokens]."""
+
+    start: int
+    embedding: ImageEmbedding
+
+    @property
+    def end(self) -> int:
+        return self.start + self.embedding.n_tokens
+
+    @property
+    def key(self) -> Span:
+        return (self.start, self.embedding.digest)
+
+
+def check_spans(prompt: Sequence[int], images: Sequence[ImageSpan]) -> None:
+    """The prompt holds each image's placeholders where its span says, in order, and ends
+    with text (the last prompt token's logits start the answer). Raises EngineError."""
+    end = 0
+    for span in images:
+        e = span.embedding
+        if e.use_mrope or e.non_causal or e.n_pos != e.n_tokens:
+            raise EngineError("images of M-RoPE or non-causal projectors are not supported")
+        if span.start < end or span.end >= len(prompt):
+            raise EngineError("image spans overlap or end the prompt")
+        if any(t != placeholder(e.digest) for t in prompt[span.start:span.end]):
+            raise EngineError("the prompt does not hold the image's placeholders")
+        end = span.end
+
+
+def spans_of(images: Sequence[ImageSpan], n: int) -> tuple[Span, ...]:
+    """The (start, digest) of the images that start within the first n cells."""
+    return tuple(s.key for s in images if s.start < n)
+
+
+def verified_prefix(n: int, mine: Sequence[ImageSpan], theirs: Sequence[Span]) -> int:
+    """A matched prefix of n cells, cut before the first of my images that the other side
+    does not hold at the same place with the same digest."""
+    if not mine:
+        return n
+    have = set(theirs)
+    for span in mine:
+        if span.start >= n:
+            break
+        if span.key not in have:
+            return span.start
+    return n
+
+
+class EmbdBatch:
+    """A reusable llama_batch of embeddings (`embd` set, `token` NULL), no logits."""
+
+    def __init__(self, capacity: int, n_embd: int):
+        self.capacity = capacity
+        self.n_embd = n_embd
+        self.raw = ll.llama_batch_init(capacity, n_embd, 1)
+        self.embd = np.ctypeslib.as_array(self.raw.embd, shape=(capacity, n_embd))
+        self.pos = np.ctypeslib.as_array(self.raw.pos, shape=(capacity,))
+        self.n_seq_id = np.ctypeslib.as_array(self.raw.n_seq_id, shape=(capacity,))
+        self.logits = np.ctypeslib.as_array(self.raw.logits, shape=(capacity,))
+        self.logits[:] = 0
+        self.n_seq_id[:] = 1
+        self._seq_ptrs = [self.raw.seq_id[i] for i in range(capacity)]
+        self.n = 0
+
+    @property
+    def free(self) -> int:
+        return self.capacity - self.n
+
+    def add(self, rows: np.ndarray, start_pos: int, seq_id: int) -> None:
+        k, i = rows.shape[0], self.n
+        if k == 0 or i + k > self.capacity or rows.shape[1] != self.n_embd:
+            raise ValueError("embeddings batch overflow")
+        self.embd[i:i + k] = rows
+        self.pos[i:i + k] = np.arange(start_pos, start_pos + k, dtype=np.int32)
+        for j in range(i, i + k):
+            self._seq_ptrs[j][0] = seq_id
+        self.n = i + k
+
+    def submit(self) -> ll.llama_batch:
+        self.raw.n_tokens = self.n
+        return self.raw
+
+    def close(self) -> None:
+        ll.llama_batch_free(self.raw)
+
+
+def fill_prefill(seq: Seq, batch: Batch, embd: EmbdBatch, budget: int) -> int:
+    """Queue the next part of an image-holding sequence's prompt: text up to its next image
+    into `batch`, image rows into `embd` (positions n_past..) while the step's prefill budget
+    lasts. `embd` is decoded before `batch`, so once text is queued the step stops at the
+    next image (its rows would attend to text not yet computed). Sets seq.batch_index when
+    the prompt's last token is queued. Returns the budget left."""
+    seq.batch_index = -1
+    total, text_queued = len(seq.tokens), False
+    while budget > 0 and total - seq.n_past > 0 and seq.batch_index < 0:
+        span = _next_image(seq.req.images, seq.n_past)
+        if span is not None and span.start <= seq.n_past:  # inside an image: its rows
+            k = 0 if text_queued else min(span.end - seq.n_past, budget, embd.free)
+            if k <= 0:
+                break
+            off = seq.n_past - span.start
+            embd.add(span.embedding.embd[off:off + k], seq.n_past, seq.seq_id)
+        else:
+            stop = span.start if span is not None else total
+            k = min(stop - seq.n_past, budget, batch.free)
+            if k <= 0:
+                break
+            done = seq.n_past + k == total
+            idx = batch.add(seq.tokens[seq.n_past:seq.n_past + k], seq.n_past, seq.seq_id, done)
+            if done:
+                seq.batch_index = idx
+            text_queued = True
+        seq.n_past += k
+        budget -= k
+    return budget
+
+
+def _next_image(images: Sequence[ImageSpan], n_past: int) -> ImageSpan | None:
+    """The first image that ends after n_past (the one being or to be prefilled)."""
+    for span in images:
+        if span.end > n_past:
+            return span
+    return None

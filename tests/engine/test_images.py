@@ -1,0 +1,120 @@
+"""Image spans in the engine (engine/images.py), without a model: placeholders, span checks,
+the prefill order (an image's rows never follow text queued in the same step: the embeddings
+batch is decoded first), and the prefix cache matching an image only by its digest."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from openmini.engine.batch import Batch
+from openmini.engine.images import (
+    EmbdBatch,
+    ImageSpan,
+    check_spans,
+    fill_prefill,
+    placeholder,
+    spans_of,
+    verified_prefix,
+)
+from openmini.engine.prefix_cache import PrefixCache
+from openmini.engine.sampling import Sampler
+from openmini.engine.sequence import EngineRequest, Seq
+from openmini.engine.vision import ImageEmbedding
+from openmini.errors import EngineError
+from openmini.types import SamplingParams
+
+A = "a" * 64
+A2 = "a" * 7 + "b" * 57  # the same placeholder id as A, another image
+
+
+def emb(digest: str, n: int = 3) -> ImageEmbedding:
+    return ImageEmbedding(np.zeros((n, 4), np.float32), n, False, False, digest)
+
+
+def prompt(digest: str) -> tuple[np.ndarray, tuple[ImageSpan, ...]]:
+    p = placeholder(digest)
+    return np.array([1, 2, p, p, p, 7, 8], np.int32), (ImageSpan(2, emb(digest)),)
+
+
+def test_placeholders_are_negative_and_follow_the_digest() -> None:
+    assert placeholder(A) < 0 and placeholder(A) == placeholder(A2)
+    assert placeholder("0" * 64) == -1 and placeholder("f" * 64) == -(2 ** 28)
+
+
+def test_same_image_matches_and_a_collision_does_not() -> None:
+    c = PrefixCache(100, 4)
+    tokens, images = prompt(A)
+    assert c.add(5, tokens[:6], spans_of(images, 6)) == []
+    assert c.lookup(tokens, images) == (5, 6)
+    other, other_images = prompt(A2)
+    assert c.lookup(other, other_images) == (5, 2)  # up to the image only
+    assert c.lookup(tokens) == (5, 6)  # ids alone would have matched: spans are what decide
+
+
+def test_add_keeps_entries_with_other_images_apart() -> None:
+    c = PrefixCache(100, 4)
+    tokens, images = prompt(A)
+    other, other_images = prompt(A2)
+    assert c.add(5, tokens, spans_of(images, 7)) == []
+    assert c.add(6, other, spans_of(other_images, 7)) == []  # not "contained": kept
+    assert set(c.entries) == {5, 6}
+    assert c.lookup(other, other_images) == (6, 7)
+
+
+def test_verified_prefix_cuts_at_the_first_unshared_image() -> None:
+    _, images = prompt(A)
+    assert verified_prefix(7, images, [(2, A)]) == 7
+    assert verified_prefix(7, images, [(2, A2)]) == 2
+    assert verified_prefix(7, images, [(3, A)]) == 2
+    assert verified_prefix(2, images, []) == 2
+    assert verified_prefix(7, (), []) == 7
+
+
+def test_check_spans_refuses_what_the_engine_cannot_decode() -> None:
+    tokens, images = prompt(A)
+    check_spans(list(tokens), images)
+    with pytest.raises(EngineError):  # the prompt must end with text
+        check_spans(list(tokens[:5]), images)
+    with pytest.raises(EngineError):  # placeholders of another image
+        check_spans(list(tokens), (ImageSpan(2, emb("c" * 64)),))
+    mrope = ImageEmbedding(np.zeros((3, 4), np.float32), 3, True, False, A)
+    with pytest.raises(EngineError):
+        check_spans(list(tokens), (ImageSpan(2, mrope),))
+    non_causal = ImageEmbedding(np.zeros((3, 4), np.float32), 3, False, True, A)
+    with pytest.raises(EngineError):
+        check_spans(list(tokens), (ImageSpan(2, non_causal),))
+
+
+def seq_of(tokens: list[int], images: tuple[ImageSpan, ...]) -> Seq:
+    req = EngineRequest("r", tokens, SamplingParams(), 4, lambda evs: None, images=images)
+    return Seq(req=req, index=0, seq_id=3, tokens=list(tokens), sampler=Sampler(req.params, 16))
+
+
+def steps(seq: Seq, budget: int) -> list[tuple[list[int], list[int]]]:
+    """(token positions, image row positions) queued per step until the prompt is in."""
+    batch, embd = Batch(64), EmbdBatch(64, 4)
+    out = []
+    try:
+        while seq.batch_index < 0:
+            batch.clear()
+            embd.n = 0
+            fill_prefill(seq, batch, embd, budget)
+            out.append((list(batch.pos[:batch.n]), list(embd.pos[:embd.n])))
+        return out
+    finally:
+        batch.close()
+        embd.close()
+
+
+def test_text_then_image_take_two_steps_image_then_text_one() -> None:
+    tokens, images = prompt(A)  # 2 text, 3 image rows, 2 text
+    assert steps(seq_of(list(tokens), images), 64) == [([0, 1], []), ([5, 6], [2, 3, 4])]
+
+
+def test_the_budget_splits_an_image_and_stops_text() -> None:
+    tokens, images = prompt(A)
+    seq = seq_of(list(tokens), images)
+    got = steps(seq, 2)
+    assert got == [([0, 1], []), ([], [2, 3]), ([5], [4]), ([6], [])]
+    assert seq.n_past == 7
