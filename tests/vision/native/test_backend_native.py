@@ -137,7 +137,6 @@ def bench_common() -> ModuleType:
 
 async def test_greedy_text_equals_llama_cpp_server(backend: LocalBackend, pipeline: Pipeline,
                                                    mmproj: Path) -> None:
-    pytest.importorskip("xllamacpp")
     common = bench_common()
     one, two, three = png(picture(7)), png(picture(8, size=(300, 200))), png(picture(9))
     cases: list[list[tuple[str, Any]]] = [  # content parts: ("text", ...) or ("image", ...)
