@@ -12,6 +12,11 @@ a batch of embeddings and the next logits depend on the image. Once, by hand: ll
 server (xllamacpp, `mmproj.path`) answered the same greedy text as mtmd_helper_eval_chunks
 on this build for the same prompt and projector (291 prompt positions, 256 of them the image).
 
+Threads: the local backend loads it with one thread. Two made the whole process slower:
+the projector's libgomp team (started from worker threads) plus the engine's put more OpenMP
+threads than cores in the process, and libgomp then throttles every team's spin-wait, so each
+decode step of the engine took ~14 ms longer (docs/vision.md).
+
 AMX: clip.cpp allocates the projector's weights in the CPU backend's default buffer type,
 never in the extra (AMX) buffer types that crash on this CPU (see model.py `_has_amx`), and
 mtmd_context_params has no switch for them: nothing to turn off. `use_gpu=False` keeps it on
