@@ -22,8 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
-from PIL import Image, ImageDraw
 
 from common import (
     AVX2_NOTE,
@@ -44,29 +42,24 @@ from common import (
 QUESTION = "Describe this image in one sentence."
 
 
-def random_projector(directory: Path) -> Path:
+def _projector_module() -> Any:
+    """tests/vision/native/projector.py: the random projector and the test pictures."""
     path = Path(__file__).parents[1] / "tests" / "vision" / "native" / "projector.py"
     spec = importlib.util.spec_from_file_location("openmini_test_projector", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return Path(module.make_projector(directory / "mmproj-random.gguf"))
+    return module
+
+
+def random_projector(directory: Path) -> Path:
+    return Path(_projector_module().make_projector(directory / "mmproj-random.gguf"))
 
 
 def picture(seed: int, size: tuple[int, int] = (224, 224)) -> bytes:
-    """A PNG unique to `seed`: a gradient with a few discs."""
-    rng = np.random.default_rng(seed)
-    w, h = size
-    x = np.linspace(0, 255, w, dtype=np.float32)[None, :, None]
-    y = np.linspace(0, 255, h, dtype=np.float32)[:, None, None]
-    base = np.broadcast_to(x * rng.uniform(0, 1, 3) + y * rng.uniform(0, 1, 3), (h, w, 3))
-    im = Image.fromarray(np.clip(base, 0, 255).astype(np.uint8), "RGB")
-    d = ImageDraw.Draw(im)
-    for _ in range(4):
-        x0, y0 = int(rng.integers(0, w - 40)), int(rng.integers(0, h - 40))
-        d.ellipse((x0, y0, x0 + 40, y0 + 40), fill=tuple(int(c) for c in rng.integers(0, 256, 3)))
+    """A PNG unique to `seed` (the tests' picture: a gradient with a few discs)."""
     out = io.BytesIO()
-    im.save(out, format="PNG")
+    _projector_module().picture(seed, size).save(out, format="PNG")
     return out.getvalue()
 
 

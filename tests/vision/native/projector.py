@@ -22,6 +22,7 @@ from pathlib import Path
 
 import gguf
 import numpy as np
+from PIL import Image, ImageDraw
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -93,3 +94,18 @@ def make_projector(path: Path, n_embd: int = 896, image_size: int = 224, patch: 
     w.write_tensors_to_file()
     w.close()
     return path
+
+
+def picture(seed: int, size: tuple[int, int] = (224, 224)) -> Image.Image:
+    """A gradient with a few shapes placed by `seed`."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    x = np.linspace(0, 255, w, dtype=np.float32)[None, :, None]
+    y = np.linspace(0, 255, h, dtype=np.float32)[:, None, None]
+    base = np.broadcast_to(x * rng.uniform(0, 1, 3) + y * rng.uniform(0, 1, 3), (h, w, 3))
+    im = Image.fromarray(np.clip(base, 0, 255).astype(np.uint8), "RGB")
+    d = ImageDraw.Draw(im)
+    for _ in range(4):
+        x0, y0 = int(rng.integers(0, w - 40)), int(rng.integers(0, h - 40))
+        d.ellipse((x0, y0, x0 + 40, y0 + 40), fill=tuple(int(c) for c in rng.integers(0, 256, 3)))
+    return im

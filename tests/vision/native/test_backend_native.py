@@ -30,8 +30,7 @@ from openmini.types import ChatMessage, ImagePart, Request, SamplingParams
 from openmini.vision.policy import from_config
 from openmini.vision.stage import Intake
 
-from .projector import make_projector
-from .test_projector import picture
+from .projector import make_projector, picture
 
 pytestmark = pytest.mark.model
 

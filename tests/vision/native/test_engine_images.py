@@ -23,8 +23,7 @@ from openmini.models import resolve_model
 from openmini.pipeline import collect
 from openmini.types import SamplingParams, TextDelta
 
-from .projector import make_projector
-from .test_projector import picture
+from .projector import make_projector, picture
 
 pytestmark = pytest.mark.model
 

@@ -12,7 +12,6 @@ from pathlib import Path
 import llama_cpp as ll
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
 
 from openmini.engine.batch import Batch
 from openmini.engine.model import ContextSettings, LlamaModel
@@ -20,7 +19,7 @@ from openmini.engine.vision import Projector, pixel_digest
 from openmini.errors import ModelAssemblyError
 from openmini.models import resolve_model
 
-from .projector import make_projector
+from .projector import make_projector, picture
 
 pytestmark = pytest.mark.model
 
@@ -28,19 +27,6 @@ N_EMBD = 896  # the `fast` model's embedding width
 N_TOKENS = (224 // 14) ** 2
 
 
-def picture(seed: int, size: tuple[int, int] = (224, 224)) -> Image.Image:
-    """A gradient with a few shapes placed by `seed`."""
-    rng = np.random.default_rng(seed)
-    w, h = size
-    x = np.linspace(0, 255, w, dtype=np.float32)[None, :, None]
-    y = np.linspace(0, 255, h, dtype=np.float32)[:, None, None]
-    base = np.broadcast_to(x * rng.uniform(0, 1, 3) + y * rng.uniform(0, 1, 3), (h, w, 3))
-    im = Image.fromarray(np.clip(base, 0, 255).astype(np.uint8), "RGB")
-    d = ImageDraw.Draw(im)
-    for _ in range(4):
-        x0, y0 = int(rng.integers(0, w - 40)), int(rng.integers(0, h - 40))
-        d.ellipse((x0, y0, x0 + 40, y0 + 40), fill=tuple(int(c) for c in rng.integers(0, 256, 3)))
-    return im
 
 
 @pytest.fixture(scope="module")
