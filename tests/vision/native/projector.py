@@ -18,11 +18,16 @@ runs one. An image becomes (image_size / patch)**2 tokens of width `n_embd`: 256
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import gguf
 import numpy as np
 from PIL import Image, ImageDraw
+
+from openmini.engine.model import ContextSettings, LlamaModel
+from openmini.models import resolve_model
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -109,3 +114,14 @@ def picture(seed: int, size: tuple[int, int] = (224, 224)) -> Image.Image:
         x0, y0 = int(rng.integers(0, w - 40)), int(rng.integers(0, h - 40))
         d.ellipse((x0, y0, x0 + 40, y0 + 40), fill=tuple(int(c) for c in rng.integers(0, 256, 3)))
     return im
+
+
+@contextmanager
+def fast_model(n_ctx: int = 1024, n_seq_max: int = 1) -> Iterator[LlamaModel]:
+    """The `fast` text model the random projector is made for, closed after use."""
+    model = LlamaModel(resolve_model("fast"), ContextSettings(
+        n_ctx=n_ctx, n_batch=512, n_seq_max=n_seq_max, threads=2))
+    try:
+        yield model
+    finally:
+        model.close()

@@ -17,13 +17,12 @@ import pytest
 from openmini.engine.batch import Batch
 from openmini.engine.engine import Engine, EngineSettings
 from openmini.engine.images import ImageSpan, placeholder
-from openmini.engine.model import ContextSettings, LlamaModel
+from openmini.engine.model import LlamaModel
 from openmini.engine.vision import ImageEmbedding, Projector
-from openmini.models import resolve_model
 from openmini.pipeline import collect
 from openmini.types import SamplingParams, TextDelta
 
-from .projector import make_projector, picture
+from .projector import fast_model, make_projector, picture
 
 pytestmark = pytest.mark.model
 
@@ -32,18 +31,14 @@ N_GEN = 8
 
 @pytest.fixture(scope="module")
 def model() -> Iterator[LlamaModel]:
-    m = LlamaModel(resolve_model("fast"), ContextSettings(n_ctx=4096, n_batch=512, n_seq_max=12,
-                                                          threads=2))
-    yield m
-    m.close()
+    with fast_model(n_ctx=4096, n_seq_max=12) as m:
+        yield m
 
 
 @pytest.fixture(scope="module")
 def ref_model() -> Iterator[LlamaModel]:
-    m = LlamaModel(resolve_model("fast"), ContextSettings(n_ctx=1024, n_batch=512, n_seq_max=1,
-                                                          threads=2))
-    yield m
-    m.close()
+    with fast_model() as m:
+        yield m
 
 
 @pytest.fixture(scope="module")

@@ -14,12 +14,11 @@ import numpy as np
 import pytest
 
 from openmini.engine.batch import Batch
-from openmini.engine.model import ContextSettings, LlamaModel
+from openmini.engine.model import LlamaModel
 from openmini.engine.vision import Projector, pixel_digest
 from openmini.errors import ModelAssemblyError
-from openmini.models import resolve_model
 
-from .projector import make_projector, picture
+from .projector import fast_model, make_projector, picture
 
 pytestmark = pytest.mark.model
 
@@ -31,10 +30,8 @@ N_TOKENS = (224 // 14) ** 2
 
 @pytest.fixture(scope="module")
 def model() -> Iterator[LlamaModel]:
-    m = LlamaModel(resolve_model("fast"), ContextSettings(n_ctx=1024, n_batch=512, n_seq_max=1,
-                                                          threads=2))
-    yield m
-    m.close()
+    with fast_model() as m:
+        yield m
 
 
 @pytest.fixture(scope="module")
