@@ -57,8 +57,8 @@ class Intake:
         self._cache: BoundedCache[Facts] | None = None
 
     async def resolve(self, request: Request, vision: str | None) -> Request:
-        """The request with its images described in place (perception); unchanged without
-        images."""
+        """The request with its images described in place ("perception") or with their
+        fitted pixels on the parts ("native"); unchanged without images."""
         found = images_of(request)
         if not found:
             return request
