@@ -71,3 +71,20 @@ def test_a_hostile_url_is_a_400_naming_the_part(base_url: str) -> None:
         body = exc.value.body
         assert isinstance(body, dict) and body["param"] == "messages[0].content[0].image_url"
     assert "48213" in ask(client, "What is the invoice number?", invoice_url())
+
+
+def test_a_follow_up_turn_about_the_same_image(base_url: str) -> None:
+    """An agent-style conversation: the image in the first turn, the answer kept, a second
+    question in the next turn (the client re-sends the whole history, image included)."""
+    client = openai.OpenAI(base_url=f"{base_url}/v1", api_key="x", max_retries=0, timeout=300)
+    messages: list[dict[str, object]] = [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": invoice_url()}},
+        {"type": "text", "text": "What is the invoice number? Reply with the number."}]}]
+    first = client.chat.completions.create(model="fast", messages=messages,  # type: ignore[arg-type]
+                                           temperature=0, max_tokens=40)
+    assert "48213" in (first.choices[0].message.content or "")
+    messages += [{"role": "assistant", "content": first.choices[0].message.content},
+                 {"role": "user", "content": "And which company issued it?"}]
+    second = client.chat.completions.create(model="fast", messages=messages,  # type: ignore[arg-type]
+                                            temperature=0, max_tokens=40)
+    assert "acme" in (second.choices[0].message.content or "").lower()
