@@ -8,7 +8,12 @@ mean nothing; the timings are those of a 224x224 CLIP-style encoder of small wid
 image rows prefilled. openmini runs in-process; the peer is xllamacpp.Server (cache_prompt
 on) in a child process, driven by streaming httpx requests.
 
+--qwen2vl measures the M-RoPE path instead: the model rewritten as llama.cpp's `qwen2vl`
+architecture and a random `qwen2vl_merger` projector (tests/vision/native/qwen2vl.py); a
+224x224 image is then 64 rows at 8 positions.
+
     .venv/bin/python bench/vision_native.py --model fast --rounds 3
+    .venv/bin/python bench/vision_native.py --model fast --rounds 3 --qwen2vl
 """
 
 from __future__ import annotations
@@ -42,10 +47,10 @@ from common import (
 QUESTION = "Describe this image in one sentence."
 
 
-def _projector_module() -> Any:
-    """tests/vision/native/projector.py: the random projector and the test pictures."""
-    path = Path(__file__).parents[1] / "tests" / "vision" / "native" / "projector.py"
-    spec = importlib.util.spec_from_file_location("openmini_test_projector", path)
+def _projector_module(name: str = "projector") -> Any:
+    """tests/vision/native/{name}.py: the random projectors and the test pictures."""
+    path = Path(__file__).parents[1] / "tests" / "vision" / "native" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"openmini_test_{name}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -54,6 +59,13 @@ def _projector_module() -> Any:
 
 def random_projector(directory: Path) -> Path:
     return Path(_projector_module().make_projector(directory / "mmproj-random.gguf"))
+
+
+def qwen2vl_pair(model: Path, directory: Path) -> tuple[Path, Path]:
+    """`model` as a qwen2vl GGUF and a random qwen2vl_merger projector for it."""
+    q = _projector_module("qwen2vl")
+    return (Path(q.make_qwen2vl_text(directory / "text-qwen2vl.gguf", model)),
+            Path(q.make_qwen2vl_projector(directory / "mmproj-qwen2vl.gguf")))
 
 
 def picture(seed: int, size: tuple[int, int] = (224, 224)) -> bytes:
@@ -69,13 +81,20 @@ async def main() -> None:
     p.add_argument("--tokens", type=int, default=4, help="tokens generated per request")
     p.add_argument("--rounds", type=int, default=3, help="cold/cached pairs per engine")
     p.add_argument("--no-peer", action="store_true", help="skip the xllamacpp server")
+    p.add_argument("--qwen2vl", action="store_true",
+                   help="the M-RoPE path: the model as qwen2vl with a random qwen2vl projector")
     a = p.parse_args()
     if a.quick:
         a.tokens, a.rounds = min(a.tokens, 2), 1
     tmp = tempfile.TemporaryDirectory(prefix="bench-mmproj-")
-    mmproj = a.mmproj or str(random_projector(Path(tmp.name)))
-    path = model_path(a.model)
-    om = openmini(a.model, a.threads, parallel=1, mmproj=mmproj)
+    path, model = model_path(a.model), a.model
+    if a.qwen2vl:
+        text, projector = qwen2vl_pair(Path(path), Path(tmp.name))
+        path, model = str(text), str(text)
+        mmproj = a.mmproj or str(projector)
+    else:
+        mmproj = a.mmproj or str(random_projector(Path(tmp.name)))
+    om = openmini(model, a.threads, parallel=1, mmproj=mmproj)
     gen = dict(max_tokens=a.tokens, temperature=0.0, ignore_eos=True)
     peer = None if a.no_peer else xserver(path, a.threads, 1, 4096, jinja=True, mmproj=mmproj)
     client = httpx.AsyncClient(timeout=None)
@@ -130,11 +149,12 @@ async def main() -> None:
             ratios.append([f"openmini {kind} / server {kind}", r, verdict(r, 1.0, False)])
         print(f"note: {AVX2_NOTE}")
     table("Ratios", ["ratio", "value", "verdict"], ratios)
-    save("vision_native", a, {"ttft_ms": ttft, "reused_tokens": reused,
-                              "ratio_cached_cold": r_om, "random_projector": not a.mmproj,
-                              "runs": {e: {k: [(x.ttft, x.prompt_tokens, x.cached_tokens)
-                                               for x in v] for k, v in kinds.items()}
-                                       for e, kinds in runs.items()}})
+    name = "vision_native_qwen2vl" if a.qwen2vl else "vision_native"
+    save(name, a, {"ttft_ms": ttft, "reused_tokens": reused,
+                   "ratio_cached_cold": r_om, "random_projector": not a.mmproj,
+                   "runs": {e: {k: [(x.ttft, x.prompt_tokens, x.cached_tokens)
+                                    for x in v] for k, v in kinds.items()}
+                            for e, kinds in runs.items()}})
 
 
 if __name__ == "__main__":

@@ -13,9 +13,12 @@ from openmini.engine.images import (
     ImageSpan,
     check_spans,
     fill_prefill,
+    kv_position,
     placeholder,
+    pos_shift,
     spans_of,
     verified_prefix,
+    whole_images,
 )
 from openmini.engine.prefix_cache import PrefixCache
 from openmini.engine.sampling import Sampler
@@ -79,8 +82,12 @@ def test_check_spans_refuses_what_the_engine_cannot_decode() -> None:
     with pytest.raises(EngineError):  # placeholders of another image
         check_spans(list(tokens), (ImageSpan(2, emb("c" * 64)),))
     mrope = ImageEmbedding(np.zeros((3, 4), np.float32), 3, True, False, A)
-    with pytest.raises(EngineError):
+    with pytest.raises(EngineError):  # M-RoPE without its planes
         check_spans(list(tokens), (ImageSpan(2, mrope),))
+    check_spans(*mrope_prompt())
+    with pytest.raises(EngineError):  # fewer positions than rows without M-RoPE
+        check_spans(list(tokens), (ImageSpan(2, emb(A).__class__(
+            np.zeros((3, 4), np.float32), 2, False, False, A)),))
     non_causal = ImageEmbedding(np.zeros((3, 4), np.float32), 3, False, True, A)
     with pytest.raises(EngineError):
         check_spans(list(tokens), (ImageSpan(2, non_causal),))
@@ -118,3 +125,61 @@ def test_the_budget_splits_an_image_and_stops_text() -> None:
     got = steps(seq, 2)
     assert got == [([0, 1], []), ([], [2, 3]), ([5], [4]), ([6], [])]
     assert seq.n_past == 7
+
+
+def mrope_emb(digest: str) -> ImageEmbedding:
+    """A 3x2 grid of rows (x fastest), 3 positions: t stays at pos_0, y and x move on."""
+    planes = np.array([[0] * 6, [0, 0, 0, 1, 1, 1], [0, 1, 2, 0, 1, 2], [0] * 6], np.int32)
+    return ImageEmbedding(np.zeros((6, 4), np.float32), 3, True, False, digest, planes)
+
+
+def mrope_prompt() -> tuple[list[int], tuple[ImageSpan, ...]]:
+    p = placeholder(A)
+    return [1, 2, *[p] * 6, 7, 8], (ImageSpan(2, mrope_emb(A)),)
+
+
+def test_mrope_positions_after_an_image_move_by_its_positions_not_its_rows() -> None:
+    tokens, images = mrope_prompt()
+    assert pos_shift(images) == 3  # 6 rows, 3 positions
+    assert [kv_position(images, n) for n in (0, 2, 8, 9, 10)] == [0, 2, 5, 6, 7]
+    assert [whole_images(n, images) for n in (2, 3, 7, 8, 9)] == [2, 2, 2, 8, 9]
+    assert EngineRequest("r", tokens, SamplingParams(), 4, lambda evs: None,
+                         images=images).pos_shift == 3
+    assert pos_shift(prompt(A)[1]) == 0  # images of other projectors shift nothing
+
+
+def test_mrope_rows_go_in_plane_after_plane_text_after_them_moves_on() -> None:
+    tokens, images = mrope_prompt()
+    seq = seq_of(tokens, images)
+    batch, embd = Batch(64), EmbdBatch(64, 4, mrope=True)
+    try:
+        fill_prefill(seq, batch, embd, 64)  # the text before the image
+        assert list(batch.pos[:batch.n]) == [0, 1]
+        batch.clear()
+        fill_prefill(seq, batch, embd, 64)  # the image, then the text after it
+        raw = embd.submit()
+        laid = np.ctypeslib.as_array(raw.pos, shape=(4 * 6,)).reshape(4, 6)
+        assert laid.tolist() == [[2] * 6, [2, 2, 2, 3, 3, 3], [2, 3, 4, 2, 3, 4], [0] * 6]
+        assert list(batch.pos[:batch.n]) == [5, 6] and seq.n_past == 10
+    finally:
+        batch.close()
+        embd.close()
+
+
+def test_mrope_image_split_over_steps_keeps_its_planes() -> None:
+    tokens, images = mrope_prompt()
+    seq = seq_of(tokens, images)
+    batch, embd = Batch(64), EmbdBatch(64, 4, mrope=True)
+    got = []
+    try:
+        while seq.batch_index < 0:
+            batch.clear()
+            embd.n = 0
+            fill_prefill(seq, batch, embd, 4)
+            n = embd.n
+            planes = np.ctypeslib.as_array(embd.submit().pos, shape=(4 * n,)).reshape(4, n)
+            got.append((list(batch.pos[:batch.n]), planes[2].tolist()))
+        assert got == [([0, 1], []), ([], [2, 3, 4, 2]), ([5, 6], [3, 4])]
+    finally:
+        batch.close()
+        embd.close()

@@ -42,17 +42,16 @@ class NativeVision:
         self._lock = threading.Lock()
 
     def _refuse_unsupported(self) -> None:
-        """M-RoPE positions and non-causal image attention are not in the engine yet."""
+        """Non-causal image attention (Gemma 3) is not in the engine yet: refused at load.
+        M-RoPE needs nothing here: mtmd decides it from the text model (llama's rope type),
+        as llama.cpp's server does, and gives each image its planes (engine/vision.py)."""
         from PIL import Image
 
         name = self.projector.path.name
         if not self.projector.vision:
             raise ModelAssemblyError(f"the projector {name} takes no images")
-        if self.projector.use_mrope:
-            raise ModelAssemblyError(f"the projector {name} needs M-RoPE positions (Qwen-VL "
-                                     "style), which openmini's engine does not support yet")
         probe = self.projector.encode(Image.new("RGB", (32, 32), (128, 128, 128)))
-        if probe.non_causal or probe.n_pos != probe.n_tokens:
+        if probe.non_causal:
             raise ModelAssemblyError(f"the projector {name} decodes images with non-causal "
                                      "attention (Gemma 3 style), which openmini's engine does "
                                      "not support yet")

@@ -34,7 +34,7 @@ def rewind(seq: Seq, memory: KvMemory, position: int) -> int:
     seq.n_generated = position
     seq.req.completion_tokens -= dropped
     seq.n_past = keep - 1  # the last kept token is decoded again: logits for `position`
-    if not memory.seq_rm(seq.seq_id, keep - 1, -1):
+    if not memory.seq_rm(seq.seq_id, keep - 1 - seq.req.pos_shift, -1):
         raise EngineError("llama.cpp could not remove KV cells to backtrack (bad_words)")
     return dropped
 

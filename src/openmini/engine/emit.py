@@ -54,7 +54,7 @@ class Emitter:
                 stats: EngineStats) -> None:
         row = self.model.logits_row(seq.batch_index)
         for child in seq.children:  # n > 1: children share the prompt cells and logits
-            self.model.seq_cp(seq.seq_id, child.seq_id, 0, seq.n_past)
+            self.model.seq_cp(seq.seq_id, child.seq_id, 0, seq.n_past - seq.req.pos_shift)
             child.n_past, child.waiting_fork = seq.n_past, False
             self._advance(child, child.sampler.sample(row.copy()), outbox, stats)
             stats.tokens_generated += 1

@@ -204,7 +204,8 @@ class Engine:
         decoding = [s for s in sched.running if not s.waiting_fork and not s.prefilling]
         prefilling = [s for s in sched.running if not s.waiting_fork and s.prefilling]
         for seq in decoding:
-            seq.batch_index = batch.add(seq.pending(), seq.n_past, seq.seq_id, True)
+            seq.batch_index = batch.add(seq.pending(), seq.n_past - seq.req.pos_shift,
+                                        seq.seq_id, True)
         budget = batch.free
         if decoding:
             budget = min(budget, self.settings.prefill_chunk_when_busy)
@@ -249,7 +250,7 @@ class Engine:
     def _embd_batch(self) -> EmbdBatch:
         if self.embd_batch is None:
             n_embd = int(ll.llama_model_n_embd_inp(self.model.model))
-            self.embd_batch = EmbdBatch(self.settings.batch_size, n_embd)
+            self.embd_batch = EmbdBatch(self.settings.batch_size, n_embd, self.model.mrope)
         return self.embd_batch
 
     def _check_images(self, req: EngineRequest) -> None:
@@ -258,6 +259,8 @@ class Engine:
             n_embd = int(ll.llama_model_n_embd_inp(self.model.model))
             if any(s.embedding.embd.shape[1] != n_embd for s in req.images):
                 raise EngineError("an image's embeddings are not the model's width")
+            if any(s.embedding.use_mrope != self.model.mrope for s in req.images):
+                raise EngineError("an image's positions are not the model's (M-RoPE or not)")
         except EngineError as exc:
             req.failed = req.failed or exc
 

@@ -15,6 +15,7 @@ a collision of placeholder ids can never reuse the wrong image's cells.
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -59,13 +60,39 @@ def check_spans(prompt: Sequence[int], images: Sequence[ImageSpan]) -> None:
     end = 0
     for span in images:
         e = span.embedding
-        if e.use_mrope or e.non_causal or e.n_pos != e.n_tokens:
-            raise EngineError("images of M-RoPE or non-causal projectors are not supported")
+        if e.non_causal:
+            raise EngineError("images of non-causal projectors are not supported")
+        if e.use_mrope and (e.mrope is None or e.mrope.shape != (4, e.n_tokens)):
+            raise EngineError("an M-RoPE image comes without its positions")
+        if e.n_pos != e.n_tokens and not e.use_mrope:
+            raise EngineError("an image that takes fewer positions than rows needs M-RoPE")
         if span.start < end or span.end >= len(prompt):
             raise EngineError("image spans overlap or end the prompt")
         if any(t != placeholder(e.digest) for t in prompt[span.start:span.end]):
             raise EngineError("the prompt does not hold the image's placeholders")
         end = span.end
+
+
+def pos_shift(images: Sequence[ImageSpan]) -> int:
+    """Cells less positions after the prompt's last image: M-RoPE images take fewer positions
+    (`n_pos`, the longer side of the grid) than rows. 0 for every other prompt."""
+    return sum(s.embedding.n_tokens - s.embedding.n_pos for s in images if s.embedding.use_mrope)
+
+
+def whole_images(n: int, images: Sequence[ImageSpan]) -> int:
+    """A prefix of n cells, cut back to the start of an M-RoPE image it ends inside: all of
+    such an image's cells share one position, so llama's memory (which removes and copies by
+    position) cannot hold a part of one."""
+    for span in images:
+        if span.start < n < span.end and span.embedding.use_mrope:
+            return span.start
+    return n
+
+
+def kv_position(images: Sequence[ImageSpan], n: int) -> int:
+    """The position that follows the first n cells (n not inside an M-RoPE image): the bound
+    llama_memory_seq_cp / seq_rm take. n itself unless an M-RoPE image precedes it."""
+    return n - pos_shift([s for s in images if s.end <= n])
 
 
 def spans_of(images: Sequence[ImageSpan], n: int) -> tuple[Span, ...]:
@@ -88,9 +115,13 @@ def verified_prefix(n: int, mine: Sequence[ImageSpan], theirs: Sequence[Span]) -
 
 
 class EmbdBatch:
-    """A reusable llama_batch of embeddings (`embd` set, `token` NULL), no logits."""
+    """A reusable llama_batch of embeddings (`embd` set, `token` NULL), no logits.
 
-    def __init__(self, capacity: int, n_embd: int):
+    For an M-RoPE model (`mrope`) every row has 4 positions and llama reads them plane after
+    plane (all t, then y, x, z, each n_tokens long): rows keep theirs in `planes`, laid out
+    into the batch's own position buffer on submit."""
+
+    def __init__(self, capacity: int, n_embd: int, mrope: bool = False):
         self.capacity = capacity
         self.n_embd = n_embd
         self.raw = ll.llama_batch_init(capacity, n_embd, 1)
@@ -101,36 +132,54 @@ class EmbdBatch:
         self.logits[:] = 0
         self.n_seq_id[:] = 1
         self._seq_ptrs = [self.raw.seq_id[i] for i in range(capacity)]
+        # llama_batch_free frees the batch's own position buffer: its address is put back
+        # first (an address, not the field's pointer object, which reads the field itself)
+        self._own_pos = ctypes.cast(self.raw.pos, ctypes.c_void_p).value
+        self.planes: np.ndarray | None = None
+        if mrope:
+            self.planes = np.zeros((capacity, 4), dtype=np.int32)
+            self._pos4 = np.zeros(4 * capacity, dtype=np.int32)
+            self.raw.pos = self._pos4.ctypes.data_as(type(self.raw.pos))
         self.n = 0
 
     @property
     def free(self) -> int:
         return self.capacity - self.n
 
-    def add(self, rows: np.ndarray, start_pos: int, seq_id: int) -> None:
+    def add(self, rows: np.ndarray, start_pos: int, seq_id: int,
+            planes: np.ndarray | None = None) -> None:
+        """Queue rows at positions start_pos.. or, on an M-RoPE batch, at `planes` (4, k)."""
         k, i = rows.shape[0], self.n
         if k == 0 or i + k > self.capacity or rows.shape[1] != self.n_embd:
             raise ValueError("embeddings batch overflow")
+        if (planes is None) != (self.planes is None):
+            raise ValueError("M-RoPE rows need their planes, other rows none")
         self.embd[i:i + k] = rows
-        self.pos[i:i + k] = np.arange(start_pos, start_pos + k, dtype=np.int32)
+        if self.planes is not None and planes is not None:
+            self.planes[i:i + k] = planes.T
+        else:
+            self.pos[i:i + k] = np.arange(start_pos, start_pos + k, dtype=np.int32)
         for j in range(i, i + k):
             self._seq_ptrs[j][0] = seq_id
         self.n = i + k
 
     def submit(self) -> ll.llama_batch:
         self.raw.n_tokens = self.n
+        if self.planes is not None:
+            self._pos4[:4 * self.n].reshape(4, self.n)[:] = self.planes[:self.n].T
         return self.raw
 
     def close(self) -> None:
+        self.raw.pos = ctypes.cast(self._own_pos, type(self.raw.pos))
         ll.llama_batch_free(self.raw)
 
 
 def fill_prefill(seq: Seq, batch: Batch, embd: EmbdBatch, budget: int) -> int:
     """Queue the next part of an image-holding sequence's prompt: text up to its next image
-    into `batch`, image rows into `embd` (positions n_past..) while the step's prefill budget
-    lasts. `embd` is decoded before `batch`, so once text is queued the step stops at the
-    next image (its rows would attend to text not yet computed). Sets seq.batch_index when
-    the prompt's last token is queued. Returns the budget left."""
+    into `batch`, image rows into `embd` (at their positions: `kv_position`) while the
+    step's prefill budget lasts. `embd` is decoded before `batch`, so once text is queued
+    the step stops at the next image (its rows would attend to text not yet computed). Sets
+    seq.batch_index when the prompt's last token is queued. Returns the budget left."""
     seq.batch_index = -1
     total, text_queued = len(seq.tokens), False
     while budget > 0 and total - seq.n_past > 0 and seq.batch_index < 0:
@@ -139,15 +188,18 @@ def fill_prefill(seq: Seq, batch: Batch, embd: EmbdBatch, budget: int) -> int:
             k = 0 if text_queued else min(span.end - seq.n_past, budget, embd.free)
             if k <= 0:
                 break
-            off = seq.n_past - span.start
-            embd.add(span.embedding.embd[off:off + k], seq.n_past, seq.seq_id)
+            off, e = seq.n_past - span.start, span.embedding
+            planes = None if e.mrope is None else e.planes(
+                kv_position(seq.req.images, span.start), off, off + k)
+            embd.add(e.embd[off:off + k], seq.n_past, seq.seq_id, planes)
         else:
             stop = span.start if span is not None else total
             k = min(stop - seq.n_past, budget, batch.free)
             if k <= 0:
                 break
             done = seq.n_past + k == total
-            idx = batch.add(seq.tokens[seq.n_past:seq.n_past + k], seq.n_past, seq.seq_id, done)
+            pos = kv_position(seq.req.images, seq.n_past)
+            idx = batch.add(seq.tokens[seq.n_past:seq.n_past + k], pos, seq.seq_id, done)
             if done:
                 seq.batch_index = idx
             text_queued = True

@@ -83,6 +83,10 @@ class LlamaModel:
         self.vocab = ll.llama_model_get_vocab(self.model)
         self.n_vocab = ll.llama_vocab_n_tokens(self.vocab)
         self.n_ctx_train = ll.llama_model_n_ctx_train(self.model)
+        # Qwen2-VL-style models rope with 4 positions per row (t, y, x, z): images take them
+        # from their grid, text all equal (llama expands a token batch's 1-D positions).
+        self.mrope = ll.llama_model_rope_type(self.model) in (
+            ll.LLAMA_ROPE_TYPE_MROPE, ll.LLAMA_ROPE_TYPE_IMROPE)
         self.ctx = self._new_context(settings)
         self.memory = ll.llama_get_memory(self.ctx)
         self._closed = False

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from openmini.engine.images import spans_of, verified_prefix
+from openmini.engine.images import kv_position, spans_of, verified_prefix, whole_images
 from openmini.engine.prefix_cache import PrefixCache, common_prefix
 from openmini.engine.sequence import EngineRequest, Seq
 
@@ -44,8 +44,8 @@ class Scheduler:
                  trim_kv: Callable[[int, int], object] | None = None):
         self.parallel = parallel
         self.pool = pool
-        self.copy_kv = copy_kv
-        self.trim_kv = trim_kv  # (seq_id, keep): drop cells from `keep` on; None: never adopt
+        self.copy_kv = copy_kv  # (src, dst, pos): the cells before position pos
+        self.trim_kv = trim_kv  # (seq_id, pos): drop cells from position pos on; None: never
         self.waiting: list[EngineRequest] = []
         self.running: list[Seq] = []
 
@@ -99,11 +99,13 @@ class Scheduler:
             if m > n:
                 src, n = other.seq_id, m
         n = min(n, len(seq.req.prompt) - 1)  # the last prompt token is recomputed for logits
+        n = whole_images(n, images)
         if src is not None and n > 0:
+            pos = kv_position(images, n)  # llama's memory copies and trims by position
             if src == entry and self._adoptable(src, n, len(seq.req.prompt)):
-                self._adopt(seq, src, n)
+                self._adopt(seq, src, pos)
             else:
-                self.copy_kv(src, seq.seq_id, n)
+                self.copy_kv(src, seq.seq_id, pos)
             seq.n_past = n
         seq.req.cached_tokens = max(n, 0)
         self.pool.cache.record(len(seq.req.prompt), max(n, 0))
@@ -117,12 +119,12 @@ class Scheduler:
             return False
         return n == self.pool.cache.entries[entry_id].tokens.shape[0] or n == prompt_len - 1
 
-    def _adopt(self, seq: Seq, entry_id: int, n: int) -> None:
+    def _adopt(self, seq: Seq, entry_id: int, pos: int) -> None:
         self.pool.cache.entries.pop(entry_id)
         self.pool.release(seq.seq_id)
         seq.seq_id = entry_id
         assert self.trim_kv is not None
-        self.trim_kv(entry_id, n)
+        self.trim_kv(entry_id, pos)
 
     def retire(self, seq: Seq, keep: bool = True) -> None:
         """A sequence left the batch: keep its computed cells as a cache entry, or free them."""

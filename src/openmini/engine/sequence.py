@@ -60,6 +60,14 @@ class EngineRequest:
     reasoning_tokens: int = 0  # of the choices that finished
     held: list[Event] = field(default_factory=list)  # events not yet handed to the sink
     flushed_at: float = float("-inf")
+    # cells less positions after the last image (M-RoPE images take fewer positions than
+    # rows): a token at cell i past the prompt's images sits at position i - pos_shift
+    pos_shift: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        if self.images:
+            from openmini.engine.images import pos_shift
+            self.pos_shift = pos_shift(self.images)
 
     def deliver(self, events: list[Event], now: float, interval: float) -> None:
         """Hand events to the sink at most every `interval` seconds, except the first ones and

@@ -22,12 +22,13 @@ never in the extra (AMX) buffer types that crash on this CPU (see model.py `_has
 mtmd_context_params has no switch for them: nothing to turn off. `use_gpu=False` keeps it on
 the CPU backend even where a GPU backend is compiled in.
 
-How the engine decodes them (done for causal, non-M-RoPE projectors; the other two refused at
-load), from llama.cpp's `mtmd_helper_decode_image_chunk` and its server:
+How the engine decodes them (done for causal projectors, M-RoPE included; non-causal ones are
+refused at load), from llama.cpp's `mtmd_helper_decode_image_chunk` and its server:
 - An image chunk is decoded as a llama_batch of embeddings (`llama_batch_init(n, n_embd, 1)`:
   `embd` set, `token` NULL), positions `n_past + i` (M-RoPE models: 4 planes from
-  `mtmd_helper_image_get_decoder_pos`, and the chunk advances n_past by `n_pos`, not
-  `n_tokens`), one seq id, no logits; split in slices of at most n_batch. A batch holds tokens
+  `mtmd_image_tokens_get_decoder_pos`, (t, y, x, z) one plane after another, and the chunk
+  advances the position by `n_pos`, not `n_tokens`: engine/images.py `kv_position`), one
+  seq id, no logits; split in slices of at most n_batch. A batch holds tokens
   or embeddings, never both: the engine decodes an image slice as a second `llama_decode`
   in the step, before the token batch (a decode replaces the logits the sampler reads).
 - `mtmd_decode_use_non_causal` (Gemma 3): the whole image in one ubatch with
@@ -69,13 +70,49 @@ class ImageEmbedding:
 
     embd: np.ndarray  # float32 (n_tokens, n_embd), owned (a copy of mtmd's buffer)
     n_pos: int  # positions the image takes in the sequence: n_tokens, except with M-RoPE
-    use_mrope: bool  # positions are (t, x, y) planes: mtmd_helper_image_get_decoder_pos
+    use_mrope: bool  # positions are (t, y, x, z) planes: see `planes`
     non_causal: bool  # decode the whole image in one ubatch with causal attention off
     digest: str  # sha256 of the size and RGB pixels: the chunk id, the prefix-cache key
+    # M-RoPE: int32 (4, n_tokens), each row's position in llama's plane order (t, y, x, z)
+    # for an image placed at position 0, and how much each plane moves per position the
+    # image is placed later (mtmd_image_tokens_get_decoder_pos is linear in pos_0).
+    mrope: np.ndarray | None = None
+    mrope_step: tuple[int, int, int, int] = (1, 1, 1, 0)
 
     @property
     def n_tokens(self) -> int:
         return int(self.embd.shape[0])
+
+    def planes(self, pos_0: int, lo: int = 0, hi: int | None = None) -> np.ndarray:
+        """The M-RoPE positions (4, hi - lo) of rows lo..hi for the image placed at pos_0."""
+        if self.mrope is None:
+            raise ValueError("this image has no M-RoPE positions")
+        step = np.asarray(self.mrope_step, dtype=np.int32)[:, None]
+        return self.mrope[:, lo:hi] + step * np.int32(pos_0)
+
+
+def _mrope_planes(chunk: Any, n_tokens: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """An image chunk's decoder positions in llama's plane order (t, y, x, z), as
+    mtmd_helper_decode_image_chunk lays them out, for pos_0 = 0, and the per-plane step of
+    pos_0 (measured at pos_0 = 1 and checked at a far one: refused if not linear)."""
+    tokens = mtmd.mtmd_input_chunk_get_tokens_image(chunk)
+    if not tokens:
+        raise EngineError("mtmd gave an image chunk without image tokens")
+
+    def at(pos_0: int) -> np.ndarray:
+        out = np.empty((4, n_tokens), dtype=np.int32)
+        for i in range(n_tokens):
+            p = mtmd.mtmd_image_tokens_get_decoder_pos(tokens, pos_0, i)
+            out[:, i] = (p.t, p.y, p.x, p.z)
+        return out
+
+    base, one, far = at(0), at(1), at(1000)
+    step = one[:, 0] - base[:, 0]
+    if not np.array_equal(one - base, np.broadcast_to(step[:, None], base.shape)) or \
+            not np.array_equal(far, base + 1000 * step[:, None]):
+        raise EngineError("this projector's M-RoPE positions do not move with the image's place")
+    t, y, x, z = (int(v) for v in step)
+    return base, (t, y, x, z)
 
 
 def pixel_digest(image: Image.Image) -> str:
@@ -206,12 +243,14 @@ class Projector:
             raise EngineError("mtmd produced no embeddings")
         embd = np.ctypeslib.as_array(ptr, shape=(n_tokens * self.n_embd,))
         chunk_id = mtmd.mtmd_input_chunk_get_id(chunk)
+        mrope, step = _mrope_planes(chunk, n_tokens) if self.use_mrope else (None, (1, 1, 1, 0))
         return ImageEmbedding(
             embd=embd.reshape(n_tokens, self.n_embd).copy(),
             n_pos=int(mtmd.mtmd_input_chunk_get_n_pos(chunk)),
             use_mrope=self.use_mrope,
             non_causal=bool(mtmd.mtmd_decode_use_non_causal(self.ctx, chunk)),
-            digest=chunk_id.decode() if chunk_id else "")
+            digest=chunk_id.decode() if chunk_id else "",
+            mrope=mrope, mrope_step=step)
 
     def close(self) -> None:
         with self._lock:  # never free the context under a running encode
