@@ -134,7 +134,7 @@ class EmbdBatch:
         self._seq_ptrs = [self.raw.seq_id[i] for i in range(capacity)]
         # llama_batch_free frees the batch's own position buffer: its address is put back
         # first (an address, not the field's pointer object, which reads the field itself)
-        self._own_pos = ctypes.cast(self.raw.pos, ctypes.c_void_p).value
+        self._own_pos = int(ctypes.cast(self.raw.pos, ctypes.c_void_p).value or 0)
         self.planes: np.ndarray | None = None
         if mrope:
             self.planes = np.zeros((capacity, 4), dtype=np.int32)
