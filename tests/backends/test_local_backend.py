@@ -210,3 +210,15 @@ async def test_the_same_prompt_again_reuses_its_entry_without_growing_the_cache(
         assert len(b.engine.cache.entries) == 1
     finally:
         await b.close()
+
+
+async def test_a_batch_size_below_the_sequence_ids_still_serves() -> None:
+    """llama.cpp aborts the process when n_batch < n_seq_max: a small batch_size is raised
+    to the sequence ids the backend opens (2 * parallel + 16), never passed through."""
+    b = make(batch_size=8, parallel=1, prefix_cache_tokens=0)
+    try:
+        assert b.model.settings.n_batch >= b.model.settings.n_seq_max
+        out = await run(b, chat("Hi"))
+        assert out.text
+    finally:
+        await b.close()

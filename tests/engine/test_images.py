@@ -88,9 +88,7 @@ def test_check_spans_refuses_what_the_engine_cannot_decode() -> None:
     with pytest.raises(EngineError):  # fewer positions than rows without M-RoPE
         check_spans(list(tokens), (ImageSpan(2, emb(A).__class__(
             np.zeros((3, 4), np.float32), 2, False, False, A)),))
-    non_causal = ImageEmbedding(np.zeros((3, 4), np.float32), 3, False, True, A)
-    with pytest.raises(EngineError):
-        check_spans(list(tokens), (ImageSpan(2, non_causal),))
+    check_spans(list(tokens), (ImageSpan(2, non_causal_emb(A)),))
 
 
 def seq_of(tokens: list[int], images: tuple[ImageSpan, ...]) -> Seq:
@@ -180,6 +178,43 @@ def test_mrope_image_split_over_steps_keeps_its_planes() -> None:
             planes = np.ctypeslib.as_array(embd.submit().pos, shape=(4 * n,)).reshape(4, n)
             got.append((list(batch.pos[:batch.n]), planes[2].tolist()))
         assert got == [([0, 1], []), ([], [2, 3, 4, 2]), ([5, 6], [3, 4])]
+    finally:
+        batch.close()
+        embd.close()
+
+
+def non_causal_emb(digest: str, n: int = 3) -> ImageEmbedding:
+    return ImageEmbedding(np.zeros((n, 4), np.float32), n, False, True, digest)
+
+
+def test_a_non_causal_image_goes_whole_past_the_budget_never_split() -> None:
+    p = placeholder(A)
+    tokens, images = [1, 2, p, p, p, 7, 8], (ImageSpan(2, non_causal_emb(A)),)
+    assert steps(seq_of(tokens, images), 2) == [([0, 1], []), ([], [2, 3, 4]), ([5, 6], [])]
+    assert whole_images(4, images) == 2  # a cached prefix never keeps part of one
+
+
+def test_two_non_causal_images_in_a_row_take_a_decode_each() -> None:
+    a, b = placeholder(A), placeholder("c" * 64)
+    tokens = [1, a, a, a, b, b, b, 7]
+    images = (ImageSpan(1, non_causal_emb(A)), ImageSpan(4, non_causal_emb("c" * 64)))
+    assert steps(seq_of(tokens, images), 64) == [([0], []), ([], [1, 2, 3]), ([7], [4, 5, 6])]
+
+
+def test_a_non_causal_image_waits_for_room_in_the_batch() -> None:
+    p = placeholder(A)
+    seq = seq_of([1, p, p, p, 7], (ImageSpan(1, non_causal_emb(A)),))
+    batch, embd = Batch(64), EmbdBatch(4, 4)
+    try:
+        seq.n_past = 1
+        embd.add(np.zeros((2, 4), np.float32), 0, 5, non_causal=True)  # another sequence's
+        fill_prefill(seq, batch, embd, 64)
+        assert seq.n_past == 1 and embd.n == 2  # 3 rows do not fit in 2: next step
+        with pytest.raises(ValueError):  # causal and non-causal rows never share a decode
+            embd.add(np.zeros((1, 4), np.float32), 9, 6)
+        embd.n = 0
+        fill_prefill(seq, batch, embd, 64)
+        assert seq.n_past == 5 and embd.n == 3 and embd.non_causal
     finally:
         batch.close()
         embd.close()

@@ -41,7 +41,9 @@ def context_settings(config: EngineConfig) -> ContextSettings:
     """KV cells: every running sequence can reach ctx_size, plus room for cached prefixes."""
     n_ctx = config.parallel * config.ctx_size + config.prefix_cache_tokens
     n_seq = min(MAX_SEQ_IDS, 2 * config.parallel + 16)
-    return ContextSettings(n_ctx=n_ctx, n_batch=max(config.batch_size, config.parallel),
+    # llama.cpp reserves an output row per sequence id at context creation and aborts the
+    # process (GGML_ASSERT n_outputs_max) when n_batch is below n_seq_max
+    return ContextSettings(n_ctx=n_ctx, n_batch=max(config.batch_size, n_seq),
                            n_seq_max=n_seq, threads=config.resolved_threads(),
                            flash_attn=FLASH_ATTN[config.flash_attn])
 

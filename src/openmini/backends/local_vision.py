@@ -32,7 +32,7 @@ class NativeVision:
                  cache_bytes: int = CACHE_BYTES):
         self.projector = Projector(mmproj, model.model, threads=threads)
         try:
-            self._refuse_unsupported()
+            self._refuse_unsupported(model.settings.n_batch)
         except BaseException:
             self.projector.close()
             raise
@@ -41,20 +41,22 @@ class NativeVision:
         self._held = 0
         self._lock = threading.Lock()
 
-    def _refuse_unsupported(self) -> None:
-        """Non-causal image attention (Gemma 3) is not in the engine yet: refused at load.
-        M-RoPE needs nothing here: mtmd decides it from the text model (llama's rope type),
-        as llama.cpp's server does, and gives each image its planes (engine/vision.py)."""
+    def _refuse_unsupported(self, batch_size: int) -> None:
+        """A projector without vision, or whose non-causal images (Gemma 3: decoded whole,
+        in one llama_decode) would not fit a decode, is refused at load. M-RoPE needs nothing
+        here: mtmd decides it from the text model (llama's rope type), as llama.cpp's server
+        does, and gives each image its planes (engine/vision.py)."""
         from PIL import Image
 
         name = self.projector.path.name
         if not self.projector.vision:
             raise ModelAssemblyError(f"the projector {name} takes no images")
         probe = self.projector.encode(Image.new("RGB", (32, 32), (128, 128, 128)))
-        if probe.non_causal:
-            raise ModelAssemblyError(f"the projector {name} decodes images with non-causal "
-                                     "attention (Gemma 3 style), which openmini's engine does "
-                                     "not support yet")
+        if probe.non_causal and probe.n_tokens > batch_size:
+            raise ModelAssemblyError(
+                f"the projector {name} makes images of {probe.n_tokens} rows decoded in one "
+                f"piece (non-causal attention, Gemma 3 style): raise the config key "
+                f"batch_size to at least that (it is {batch_size})")
 
     def marker(self) -> str:
         return self.projector.marker()

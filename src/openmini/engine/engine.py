@@ -230,10 +230,14 @@ class Engine:
     def _decode(self) -> None:
         embd = self.embd_batch
         if embd is not None and embd.n:  # images first: the token batch's logits are read
+            if embd.non_causal:  # whole images whose rows see each other (Gemma 3)
+                ll.llama_set_causal_attn(self.model.ctx, False)
             try:
                 self._decode_one(embd.submit())
             finally:
                 embd.n = 0
+                if embd.non_causal:
+                    ll.llama_set_causal_attn(self.model.ctx, True)
         if self.batch.n:
             self._decode_one(self.batch.submit())
 
@@ -261,6 +265,10 @@ class Engine:
                 raise EngineError("an image's embeddings are not the model's width")
             if any(s.embedding.use_mrope != self.model.mrope for s in req.images):
                 raise EngineError("an image's positions are not the model's (M-RoPE or not)")
+            rows = min(self.settings.batch_size, self.model.settings.n_batch)
+            if any(s.embedding.non_causal and s.embedding.n_tokens > rows for s in req.images):
+                raise EngineError(f"a non-causal image has more rows than a decode holds ({rows}"
+                                  "): raise the config key batch_size")
         except EngineError as exc:
             req.failed = req.failed or exc
 

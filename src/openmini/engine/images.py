@@ -60,8 +60,6 @@ def check_spans(prompt: Sequence[int], images: Sequence[ImageSpan]) -> None:
     end = 0
     for span in images:
         e = span.embedding
-        if e.non_causal:
-            raise EngineError("images of non-causal projectors are not supported")
         if e.use_mrope and (e.mrope is None or e.mrope.shape != (4, e.n_tokens)):
             raise EngineError("an M-RoPE image comes without its positions")
         if e.n_pos != e.n_tokens and not e.use_mrope:
@@ -80,11 +78,12 @@ def pos_shift(images: Sequence[ImageSpan]) -> int:
 
 
 def whole_images(n: int, images: Sequence[ImageSpan]) -> int:
-    """A prefix of n cells, cut back to the start of an M-RoPE image it ends inside: all of
-    such an image's cells share one position, so llama's memory (which removes and copies by
-    position) cannot hold a part of one."""
+    """A prefix of n cells, cut back to the start of an image it ends inside that cannot be
+    kept in part: an M-RoPE image's cells share one position (llama's memory removes and
+    copies by position), a non-causal image's rows were computed seeing all of its rows."""
     for span in images:
-        if span.start < n < span.end and span.embedding.use_mrope:
+        e = span.embedding
+        if span.start < n < span.end and (e.use_mrope or e.non_causal):
             return span.start
     return n
 
@@ -136,6 +135,7 @@ class EmbdBatch:
         # first (an address, not the field's pointer object, which reads the field itself)
         self._own_pos = int(ctypes.cast(self.raw.pos, ctypes.c_void_p).value or 0)
         self.planes: np.ndarray | None = None
+        self.non_causal = False
         if mrope:
             self.planes = np.zeros((capacity, 4), dtype=np.int32)
             self._pos4 = np.zeros(4 * capacity, dtype=np.int32)
@@ -147,13 +147,18 @@ class EmbdBatch:
         return self.capacity - self.n
 
     def add(self, rows: np.ndarray, start_pos: int, seq_id: int,
-            planes: np.ndarray | None = None) -> None:
-        """Queue rows at positions start_pos.. or, on an M-RoPE batch, at `planes` (4, k)."""
+            planes: np.ndarray | None = None, non_causal: bool = False) -> None:
+        """Queue rows at positions start_pos.. or, on an M-RoPE batch, at `planes` (4, k).
+        `non_causal` rows (whole images) are decoded with causal attention off, so a batch
+        holds only such rows or only others."""
         k, i = rows.shape[0], self.n
         if k == 0 or i + k > self.capacity or rows.shape[1] != self.n_embd:
             raise ValueError("embeddings batch overflow")
         if (planes is None) != (self.planes is None):
             raise ValueError("M-RoPE rows need their planes, other rows none")
+        if i and non_causal != self.non_causal:
+            raise ValueError("non-causal rows and causal rows in one batch")
+        self.non_causal = non_causal
         self.embd[i:i + k] = rows
         if self.planes is not None and planes is not None:
             self.planes[i:i + k] = planes.T
@@ -181,17 +186,18 @@ def fill_prefill(seq: Seq, batch: Batch, embd: EmbdBatch, budget: int) -> int:
     the step stops at the next image (its rows would attend to text not yet computed). Sets
     seq.batch_index when the prompt's last token is queued. Returns the budget left."""
     seq.batch_index = -1
-    total, text_queued = len(seq.tokens), False
+    total, text_queued, image_queued = len(seq.tokens), False, False
     while budget > 0 and total - seq.n_past > 0 and seq.batch_index < 0:
         span = _next_image(seq.req.images, seq.n_past)
         if span is not None and span.start <= seq.n_past:  # inside an image: its rows
-            k = 0 if text_queued else min(span.end - seq.n_past, budget, embd.free)
+            k = 0 if text_queued else _image_rows(span, seq.n_past, budget, embd, image_queued)
             if k <= 0:
                 break
             off, e = seq.n_past - span.start, span.embedding
             planes = None if e.mrope is None else e.planes(
                 kv_position(seq.req.images, span.start), off, off + k)
-            embd.add(e.embd[off:off + k], seq.n_past, seq.seq_id, planes)
+            embd.add(e.embd[off:off + k], seq.n_past, seq.seq_id, planes, e.non_causal)
+            image_queued = True
         else:
             stop = span.start if span is not None else total
             k = min(stop - seq.n_past, budget, batch.free)
@@ -206,6 +212,17 @@ def fill_prefill(seq: Seq, batch: Batch, embd: EmbdBatch, budget: int) -> int:
         seq.n_past += k
         budget -= k
     return budget
+
+
+def _image_rows(span: ImageSpan, n_past: int, budget: int, embd: EmbdBatch,
+                image_queued: bool) -> int:
+    """How many of an image's rows to queue now. A non-causal image goes whole or not at
+    all, past the step's budget if need be (it cannot be split: its rows attend to each
+    other both ways), and alone among its sequence's images in one decode."""
+    left = span.end - n_past
+    if span.embedding.non_causal:
+        return left if not image_queued and left <= embd.free else 0
+    return min(left, budget, embd.free)
 
 
 def _next_image(images: Sequence[ImageSpan], n_past: int) -> ImageSpan | None:

@@ -22,8 +22,8 @@ never in the extra (AMX) buffer types that crash on this CPU (see model.py `_has
 mtmd_context_params has no switch for them: nothing to turn off. `use_gpu=False` keeps it on
 the CPU backend even where a GPU backend is compiled in.
 
-How the engine decodes them (done for causal projectors, M-RoPE included; non-causal ones are
-refused at load), from llama.cpp's `mtmd_helper_decode_image_chunk` and its server:
+How the engine decodes them (causal, M-RoPE and non-causal projectors), from llama.cpp's
+`mtmd_helper_decode_image_chunk` and its server:
 - An image chunk is decoded as a llama_batch of embeddings (`llama_batch_init(n, n_embd, 1)`:
   `embd` set, `token` NULL), positions `n_past + i` (M-RoPE models: 4 planes from
   `mtmd_image_tokens_get_decoder_pos`, (t, y, x, z) one plane after another, and the chunk
@@ -32,7 +32,8 @@ refused at load), from llama.cpp's `mtmd_helper_decode_image_chunk` and its serv
   or embeddings, never both: the engine decodes an image slice as a second `llama_decode`
   in the step, before the token batch (a decode replaces the logits the sampler reads).
 - `mtmd_decode_use_non_causal` (Gemma 3): the whole image in one ubatch with
-  `llama_set_causal_attn(ctx, False)` around it, a context-wide switch: that image alone.
+  `llama_set_causal_attn(ctx, False)` around it, a context-wide switch: a decode of whole
+  non-causal images only, one per sequence (engine/images.py `_image_rows`).
 - The prefix cache keys an image span by this module's pixel digest (llama-server compares
   chunk ids plus token counts in `server_tokens::get_common_prefix`).
 """
