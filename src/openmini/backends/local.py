@@ -162,9 +162,7 @@ class LocalBackend(ToolDecisions):
         max_tokens = self._budget(request, len(prompt))
         thinking = self._thinkings(request, max_tokens)
         arrival = next_arrival()  # probes run first: the answer keeps their place
-        decided: bool | None = None
-        if not images:  # the probes after tool results read text prompts only
-            decided, prompt = await self._after_results(request, prompt, arrival)
+        decided, prompt, images = await self._after_results(request, prompt, images, arrival)
         fields = dict(request_id=request.request_id or uuid.uuid4().hex, prompt=prompt,
                       params=request.sampling, max_tokens=max_tokens, n=request.n,
                       priority=request.priority, deadline=request.deadline, arrival=arrival,

@@ -21,6 +21,7 @@ from openmini.types import ChatMessage, Request
 if TYPE_CHECKING:
     from openmini.decoding.constraint import Constraint
     from openmini.engine.engine import Engine
+    from openmini.engine.images import ImageSpan
     from openmini.engine.model import LlamaModel
     from openmini.engine.sampling import LogitsProcessor
     from openmini.tools.grammar import CallFormat
@@ -39,6 +40,9 @@ class ToolDecisions:
     _masks: dict[bool, tuple[Any, Any, Any]]  # _call_masks, per json_calls
 
     def prompt_tokens(self, request: Request) -> list[int]:
+        raise NotImplementedError
+
+    async def _prompt(self, request: Request) -> tuple[list[int], tuple[ImageSpan, ...]]:
         raise NotImplementedError
 
     def _call_format(self) -> CallFormat:
@@ -74,8 +78,9 @@ class ToolDecisions:
             threshold = self.tool_text_threshold
         return lambda: TextDecision(opens, spelled, threshold, fence, lean, decided=decided)
 
-    async def _after_results(self, request: Request, prompt: list[int], arrival: int
-                             ) -> tuple[bool | None, list[int]]:
+    async def _after_results(self, request: Request, prompt: list[int],
+                             images: tuple[ImageSpan, ...], arrival: int
+                             ) -> tuple[bool | None, list[int], tuple[ImageSpan, ...]]:
         """After tool results (`auto`; calls answered in this turn, or the last batch of an
         earlier one: tools/answered.py): call or text, decided before the answer, and the
         answer's prompt. The first token's prose share is read on the answer's own prompt
@@ -85,13 +90,14 @@ class ToolDecisions:
         on the conversation without the tool declarations: with them in the system prompt
         the small models answer a tool result by describing the call (`default`: "To get
         the weather in Oslo, you can use the get_weather function..."), without them from
-        the result ("The weather in Oslo is cold with snow."). (None, prompt) where nothing
-        is decided here: no results yet, reasoning on, or not `auto`."""
+        the result ("The weather in Oslo is cold with snow."). (None, prompt, images) where
+        nothing is decided here: no results yet, reasoning on, or not `auto`. `images`: the
+        prompt's image spans (a native vision model): every probe sees them too."""
         from openmini.tools.answered import answered, this_turn
 
         if (request.messages is None or request.reasoning is not None
                 or self._decision_tag(request) is None or not answered(request.messages)):
-            return None, prompt
+            return None, prompt, images
         from openmini.decoding.processor import GrammarProcessor
         from openmini.tools.relevance import probe
 
@@ -109,14 +115,14 @@ class ToolDecisions:
         matcher, reader = await asyncio.to_thread(build)
         await probe(self.engine, "decide", prompt, [GrammarProcessor(matcher, self.model.n_vocab),
                                                     reader], 1, request.priority,
-                    request.deadline, arrival)
+                    request.deadline, arrival, images)
         if reader.p_text is None:  # nothing to decide: the grammar has
-            return None, prompt
-        repeat = await self._repeat_share(request, prompt, arrival)
+            return None, prompt, images
+        repeat = await self._repeat_share(request, prompt, images, arrival)
         reader.p_text += (1 - reader.p_text) * repeat  # a repeat is no call: it is done
         if not reader.decide(reader.p_text):
-            return False, prompt
-        return True, self.prompt_tokens(replace(request, tools=()))
+            return False, prompt, images
+        return (True, *await self._prompt(replace(request, tools=())))
 
     async def _fit_lean(self, request: Request, arrival: int) -> float:
         """The relevance probe's lean on the decision (tools/relevance.py), before a first
@@ -130,7 +136,8 @@ class ToolDecisions:
             return 0.0
         return await self._probe_lean(request, arrival)
 
-    async def _repeat_share(self, request: Request, prompt: list[int], arrival: int) -> float:
+    async def _repeat_share(self, request: Request, prompt: list[int],
+                            images: tuple[ImageSpan, ...], arrival: int) -> float:
         """tools/repeat.py: the last batch's calls scored after the answer's prompt and tag."""
         from openmini.tools.repeat import call_text, last_batch, repeat_share
 
@@ -144,7 +151,7 @@ class ToolDecisions:
         if not tokens or len(prompt) + 1 + longest > self.config.ctx_size:
             return 0.0
         return await repeat_share(self.engine, [*prompt, fmt.open_id], tokens,
-                                  request.priority, request.deadline, arrival)
+                                  request.priority, request.deadline, arrival, images)
 
     async def _probe_lean(self, request: Request, arrival: int) -> float:
         """The relevance probe's lean: the request's conversation and tools, asked whether a
@@ -160,11 +167,11 @@ class ToolDecisions:
             self._answers = answer_ids(lambda w: self.model.tokenize(
                 w, add_special=False, parse_special=False))
         probe = replace(request, messages=(*request.messages, ChatMessage("user", QUESTION)))
-        prompt = self.prompt_tokens(probe)
+        prompt, images = await self._prompt(probe)  # a native model sees the images too
         if len(prompt) >= self.config.ctx_size:
             return 0.0
         share = await ask(self.engine, prompt, self._answers, request.priority,
-                          request.deadline, arrival)
+                          request.deadline, arrival, images)
         return 0.0 if share is None else fit_lean(share, weight, center)
 
     def _call_masks(self, open_id: int, json_calls: bool) -> tuple[Any, Any, Any]:

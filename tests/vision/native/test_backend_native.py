@@ -26,6 +26,8 @@ from openmini.config import EngineConfig, ServerConfig
 from openmini.errors import ModelAssemblyError
 from openmini.models import resolve_model
 from openmini.pipeline import Completion, Pipeline, collect
+from openmini.tools.calls import ToolCall
+from openmini.tools.spec import ToolChoice, ToolSpec
 from openmini.types import ChatMessage, ImagePart, Request, SamplingParams
 from openmini.vision.policy import from_config
 from openmini.vision.stage import Intake
@@ -35,6 +37,8 @@ from .projector import make_projector, picture
 pytestmark = pytest.mark.model
 
 QUESTION = "What is in this image?"
+WEATHER = ToolSpec("get_weather", "Current weather of a city.", {
+    "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]})
 N_IMAGE = (224 // 14) ** 2
 
 
@@ -115,6 +119,49 @@ async def test_text_requests_beside_an_image_keep_their_outputs(
                                     *(run(pipeline, ask(backend, None, t, 24)) for t in texts))
     assert together[0].text
     assert [c.text for c in together[1:]] == solo
+
+
+async def test_the_relevance_probe_sees_the_image_too(backend: LocalBackend,
+                                                     pipeline: Pipeline,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """tool_choice auto on `fast` asks the relevance probe first: for a native model it is
+    asked with the request's image in place, not with the text alone."""
+    seen: dict[str, int] = {}
+    original = backend.engine.generate
+
+    def recording(fields: dict[str, Any]) -> Any:
+        seen[str(fields["request_id"]).split("-")[0]] = len(fields.get("images") or ())
+        return original(fields)
+
+    monkeypatch.setattr(backend.engine, "generate", recording)
+    req = replace(ask(backend, png(picture(4)), "What is the weather in the city shown?"),
+                  tools=(WEATHER,), tool_choice=ToolChoice("auto"))
+    out = await run(pipeline, req)
+    assert out.choices[0].finish_reason in ("stop", "length", "tool_calls")
+    assert seen["fit"] == 1 and max(seen.values()) == 1  # the probe and the answer
+
+
+async def test_after_tool_results_the_decision_sees_the_image(
+        backend: LocalBackend, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a tool result the call-or-text decision and the repeat score are probes of
+    their own (issue 20): with a native model each is asked with the image in place."""
+    seen: dict[str, int] = {}
+    original = backend.engine.generate
+
+    def recording(fields: dict[str, Any]) -> Any:
+        seen[str(fields["request_id"]).split("-")[0]] = len(fields.get("images") or ())
+        return original(fields)
+
+    monkeypatch.setattr(backend.engine, "generate", recording)
+    call = ToolCall("call_1", "get_weather", '{"city": "Paris"}')
+    first = ask(backend, png(picture(4)), "What is the weather in the city shown?")
+    messages = (*first.messages, ChatMessage("assistant", "", tool_calls=(call,)),
+                ChatMessage("tool", '{"temp_c": 18, "sky": "clear"}', tool_call_id=call.id))
+    req = replace(first, messages=messages, tools=(WEATHER,), tool_choice=ToolChoice("auto"))
+    out = await run(pipeline, req)
+    assert out.choices[0].finish_reason in ("stop", "length", "tool_calls")
+    assert seen.get("decide") == 1 and seen.get("repeat") == 1
+    assert set(seen.values()) == {1}  # every probe and the answer: the image in place
 
 
 def test_a_projector_of_another_width_is_refused_at_load(tmp_path: Path) -> None:
