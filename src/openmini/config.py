@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from openmini.router.config import GroupConfig, ProviderConfig, groups_from, providers_from
+
 FLASH_ATTN = {"auto": -1, "off": 0, "on": 1}  # llama_flash_attn_type
 
 
@@ -87,9 +89,21 @@ class ServerConfig:
     max_images: int = 32  # per request
     max_image_pixels: int = 40_000_000  # per image, read from its header before decoding
     max_body_bytes: int = 64 * 1024 * 1024  # a request body; beyond it, 413
+    # More local models served beside `engine.model` (each its own engine, same settings),
+    # upstream providers and model groups (router/config.py, docs/routing.md).
+    models: tuple[str, ...] = ()
+    providers: tuple[ProviderConfig, ...] = ()
+    groups: tuple[GroupConfig, ...] = ()
     engine: EngineConfig = field(default_factory=EngineConfig)
 
     def __post_init__(self) -> None:
+        models: object = self.models
+        items = models.split(",") if isinstance(models, str) else models
+        if not isinstance(items, list | tuple) or not all(isinstance(m, str) for m in items):
+            raise ValueError(f"models must be a list of model ids, not {models!r}")
+        object.__setattr__(self, "models", tuple(m.strip() for m in items if m.strip()))
+        object.__setattr__(self, "providers", providers_from(self.providers))
+        object.__setattr__(self, "groups", groups_from(self.groups))
         for name in ("image_domains", "image_allow_hosts", "image_roots"):
             value: object = getattr(self, name)
             items = value.split(",") if isinstance(value, str) else value

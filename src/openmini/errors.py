@@ -107,3 +107,28 @@ class EngineError(OpenMiniError):
     status = 500
     type = "server_error"
     retryable = True
+
+
+UpstreamKind = str  # "connect" | "timeout" | "rate_limit" | "server" | "client" | "protocol"
+RETRYABLE_KINDS = frozenset({"connect", "timeout", "rate_limit", "server"})
+
+
+class UpstreamError(OpenMiniError):
+    """An upstream provider (router/, backends/openai_compat.py, backends/anthropic.py)
+    failed. `kind` says how: "connect" (no connection), "timeout", "rate_limit" (429),
+    "server" (5xx), "client" (another 4xx: the request itself; its status is passed on),
+    "protocol" (an answer that is not the API's: malformed JSON, a stream that breaks off).
+    Retryable from the kind alone, never from the message text: connect, timeout,
+    rate_limit, server. `retry_after`: seconds, from the upstream's Retry-After."""
+
+    type = "upstream_error"
+
+    def __init__(self, message: str, *, kind: UpstreamKind, status: int = 502,
+                 provider: str | None = None, retry_after: float | None = None,
+                 param: str | None = None, code: str | None = None):
+        super().__init__(message, param=param, code=code)
+        self.kind = kind
+        self.status = status
+        self.provider = provider
+        self.retry_after = retry_after
+        self.retryable = kind in RETRYABLE_KINDS

@@ -10,8 +10,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from openmini.backends.base import Backend
-from openmini.errors import ModelNotFound, UnsupportedParameter
+from openmini.backends.base import Backend, Capabilities
+from openmini.errors import UnsupportedParameter
+from openmini.router import Router
 from openmini.types import (
     ChoiceFinished,
     Done,
@@ -32,20 +33,25 @@ if TYPE_CHECKING:
 
 
 class Pipeline:
-    def __init__(self, backend: Backend, tool_call_retries: int = 1,
+    def __init__(self, backend: Backend | Router, tool_call_retries: int = 1,
                  intake: Intake | None = None):
-        self.backend = backend
+        # every exposed model id -> its backend (router/); one backend: a router over it
+        self.router = backend if isinstance(backend, Router) else Router([backend])
         self.tool_call_retries = tool_call_retries
         self.intake = intake  # the vision stage; None: image parts are refused
 
-    def resolve_model(self, model: str) -> None:
-        if model not in self.backend.model_ids():
-            raise ModelNotFound(model)
+    def capabilities(self, model: str) -> Capabilities:
+        """What a request to `model` may ask for; ModelNotFound (404) for an unknown id."""
+        return self.router.capabilities(model)
+
+    async def count_tokens(self, request: Request) -> int:
+        """The prompt tokens `request` would take on its model, images included."""
+        self.capabilities(request.model)
+        return await self.router.count_tokens(await self._vision(request))
 
     async def run(self, request: Request) -> AsyncIterator[Event]:
         """Yield the request's events. Closing this iterator cancels the request."""
-        self.resolve_model(request.model)
-        caps = self.backend.capabilities
+        caps = self.capabilities(request.model)
         if request.reasoning is not None and not caps.reasoning:
             raise UnsupportedParameter("reasoning_effort", "is not supported by this backend")
         if request.hooks and not caps.token_hooks:
@@ -55,10 +61,10 @@ class Pipeline:
         if request.tools and not (request.tool_choice and request.tool_choice.mode == "none"):
             from openmini.tools.stage import run_with_tools
 
-            stream = run_with_tools(request, self.backend.generate, request.stream,
+            stream = run_with_tools(request, self.router.generate, request.stream,
                                     self.tool_call_retries)
         else:
-            stream = self.backend.generate(request)
+            stream = self.router.generate(request)
         try:
             async for event in stream:
                 yield event
@@ -74,7 +80,7 @@ class Pipeline:
 
         if self.intake is None:
             raise no_vision(images_of(request))
-        return await self.intake.resolve(request, self.backend.capabilities.vision)
+        return await self.intake.resolve(request, self.capabilities(request.model).vision)
 
 
 @dataclass(slots=True)

@@ -91,6 +91,24 @@ class Request:
     stream: bool = False  # the caller consumes events as they come (no whole-attempt retry)
     reasoning: ReasoningSpec | None = None  # think first, within a token budget
     hooks: tuple[TokenHook, ...] = ()  # see each token before it is emitted (hooks/)
+    # where it went (router/): filled by the router as it picks a deployment, read by the
+    # edge for the `model` field and the x-openmini-route header (shared by copies)
+    route: Route = field(default_factory=lambda: Route(), compare=False)
+
+
+@dataclass(slots=True)
+class Route:
+    """The deployment that answered (its exposed id), the group asked for (None: the
+    request named the deployment), and why it was that one: primary, retry, fallback,
+    recovered, auto:<rule>."""
+
+    deployment: str = ""
+    group: str | None = None
+    reason: str = "primary"
+
+    def header(self) -> str:
+        parts = [f"group={self.group}"] if self.group else []
+        return "; ".join([*parts, f"deployment={self.deployment}", f"reason={self.reason}"])
 
 
 @dataclass(frozen=True, slots=True)

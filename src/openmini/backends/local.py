@@ -109,6 +109,10 @@ class LocalBackend(ToolDecisions):
         text, add_special = self._prompt_text(request)
         return self.model.tokenize_prompt(text, add_special=add_special)
 
+    async def count_tokens(self, request: Request) -> int:
+        prompt, _ = await self._prompt(request)
+        return len(prompt)
+
     async def _prompt(self, request: Request) -> tuple[list[int], tuple[ImageSpan, ...]]:
         """The prompt's ids, and its image spans where the model sees images natively
         (encoded off the event loop: backends/local_vision.py)."""

@@ -54,15 +54,16 @@ def assembly_progress() -> Iterator[Callable[[int, int], None]]:
         progress.stop()
 
 
-def _config(**flags: Any) -> Any:
-    """The configuration, or a one-line error (exit 2) for a bad file, variable or value."""
+def _config(path: Path | None = None, **flags: Any) -> Any:
+    """The configuration, or a one-line error (exit 2) for a bad file, variable or value.
+    `path`: the --config file; OPENMINI_CONFIG names one otherwise."""
     from rich.console import Console
     from rich.markup import escape
 
     from openmini.config import load_config
 
     try:
-        return load_config(os.environ.get("OPENMINI_CONFIG"), overrides=flags)
+        return load_config(path or os.environ.get("OPENMINI_CONFIG"), overrides=flags)
     except (ValueError, OSError) as exc:
         Console(stderr=True).print(f"[red]error:[/red] configuration: {escape(str(exc))}")
         raise typer.Exit(code=2) from exc
@@ -70,7 +71,12 @@ def _config(**flags: Any) -> Any:
 
 @app.command()
 def serve(
-    model: ModelOpt = "default",
+    model: Annotated[list[str] | None, typer.Option(
+        "--model", "-m", help="Model alias (default, fast, tiny) or a .gguf path; repeat it to "
+        "serve several local models, each its own engine (the first takes --mmproj).")] = None,
+    config_file: Annotated[Path | None, typer.Option(
+        "--config", help="A TOML config file (OPENMINI_CONFIG otherwise): engine settings, "
+        "providers and groups tables (docs/routing.md).")] = None,
     host: Annotated[str | None, typer.Option("--host", help="Address to bind.")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Port to listen on.")] = None,
     threads: ThreadsOpt = None,
@@ -96,19 +102,23 @@ def serve(
         "--mmproj", help="A vision projector GGUF for the model: it sees images natively."
         )] = None,
 ) -> None:
-    """Start the OpenAI-compatible HTTP server (assembles the model on first use)."""
-    from openmini.backends.local import LocalBackend
+    """Start the HTTP server (OpenAI and Anthropic APIs) for local models and upstream
+    providers (assembles each local model on first use)."""
+    from openmini.router.build import build_router
     from openmini.server.run import serve as run_server
 
-    config = _config(model=model, host=host, port=port, threads=threads, parallel=parallel,
-                     ctx_size=ctx_size, api_key=api_key, max_queue=max_queue,
+    given = model or []
+    config = _config(config_file, model=given[0] if given else None,
+                     models=tuple(given[1:]) or None, host=host,
+                     port=port, threads=threads, parallel=parallel, ctx_size=ctx_size,
+                     api_key=api_key, max_queue=max_queue,
                      no_image_urls=no_image_urls or None, image_domains=image_domains,
                      image_allow_hosts=image_allow_hosts, image_roots=image_roots,
                      mmproj=mmproj)
     cache_dir = Path(config.model_cache_dir) if config.model_cache_dir else None
     with assembly_progress() as progress:
-        backend = LocalBackend(config.engine, cache_dir=cache_dir, progress=progress)
-    run_server(config, backend)
+        router = build_router(config, cache_dir=cache_dir, progress=progress)
+    run_server(config, router)
 
 
 def _client(model: str, threads: int | None, parallel: int | None, ctx_size: int | None) -> Any:

@@ -1,4 +1,5 @@
-"""`create_app(config, backend)`: the FastAPI app owns all runtime state on `app.state`."""
+"""`create_app(config, backend)`: the FastAPI app owns all runtime state on `app.state`.
+`backend`: one backend, or a Router over several (router/)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import openmini
 from openmini.backends.base import Backend
 from openmini.config import ServerConfig
 from openmini.pipeline import Pipeline
+from openmini.router import Router
 from openmini.server.auth import ApiKeyMiddleware
 from openmini.server.body_limit import BodyLimit
 from openmini.server.errors import install_error_handlers
@@ -26,19 +28,21 @@ from openmini.vision.policy import from_config
 from openmini.vision.stage import Intake
 
 
-def create_app(config: ServerConfig, backend: Backend) -> FastAPI:
+def create_app(config: ServerConfig, backend: Backend | Router) -> FastAPI:
+    deployments = backend if isinstance(backend, Router) else Router([backend])
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             yield
         finally:
-            await backend.close()
+            await deployments.close()
 
     app = FastAPI(title="openmini", version=openmini.__version__, lifespan=lifespan)
     app.state.config = config
-    app.state.pipeline = Pipeline(backend, config.tool_call_retries,
+    app.state.pipeline = Pipeline(deployments, config.tool_call_retries,
                                   Intake(*from_config(config)))
-    app.state.metrics = Metrics(backend)
+    app.state.metrics = Metrics(deployments)
     app.state.started = int(time.time())
     routers = [m.router for m in (chat, completions, models, health)]
     for router in routers:

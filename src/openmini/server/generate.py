@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from starlette.requests import Request as HTTPRequest
@@ -19,6 +19,7 @@ from openmini.server.responses import ResponseMeta, chat_body, completion_body
 from openmini.server.sse import ChatChunks, ChunkFormat, SSEEncoder, TextChunks
 from openmini.types import Event, Request
 
+ROUTE_HEADER = "x-openmini-route"  # group=<name>; deployment=<id>; reason=<why> (router/)
 SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache"),
@@ -49,13 +50,16 @@ async def respond(http: HTTPRequest, request: Request, api: Api, stream: bool,
     events = metered(state.pipeline.run(request), state.metrics, time.perf_counter())
     if stream:
         encoder = SSEEncoder(meta, api.chunks(request.n), request.n, include_usage)
-        return WatchedResponse(lambda scope, receive, send: _stream(events, encoder, send))
+        return WatchedResponse(lambda scope, receive, send: _stream(events, encoder, send,
+                                                                    request))
     try:
         completion = await run_until_disconnect(http.receive, _collect(events, request.n))
     except ClientDisconnected:
         return Response(status_code=499)
     timing = f"engine;dur={completion.engine_seconds * 1000:.3f}"
-    return JSONResponse(api.body(completion, meta), headers={"Server-Timing": timing})
+    meta = replace(meta, model=request.route.deployment or request.model)
+    return JSONResponse(api.body(completion, meta), headers={
+        "Server-Timing": timing, ROUTE_HEADER: request.route.header()})
 
 
 async def _collect(events: AsyncGenerator[Event, None], n: int) -> Completion:
@@ -65,12 +69,17 @@ async def _collect(events: AsyncGenerator[Event, None], n: int) -> Completion:
         await events.aclose()
 
 
-async def _stream(events: AsyncGenerator[Event, None], encoder: SSEEncoder, send: Send) -> None:
+async def _stream(events: AsyncGenerator[Event, None], encoder: SSEEncoder, send: Send,
+                  request: Request) -> None:
     # The first event is awaited before the status line, so errors raised before any
-    # output (overloaded, unknown model, prompt too long) still become HTTP errors.
+    # output (overloaded, unknown model, prompt too long) still become HTTP errors; by then
+    # the router has picked the deployment that answers.
     first = await anext(events, None)
+    encoder.meta = replace(encoder.meta, model=request.route.deployment or request.model)
     frames = encoder.encode(first, events)
-    await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+    route = (ROUTE_HEADER.encode(), request.route.header().encode())
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [*SSE_HEADERS, route]})
     try:
         async for data in frames:
             await send({"type": "http.response.body", "body": data, "more_body": True})

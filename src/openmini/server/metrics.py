@@ -12,6 +12,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openmini.backends.base import Backend
+from openmini.router import Router
 from openmini.types import Done, Event, TextDelta
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -22,7 +23,7 @@ LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 class BackendCollector(Collector):
     """Gauges read from `backend.stats()` at scrape time."""
 
-    def __init__(self, backend: Backend):
+    def __init__(self, backend: Backend | Router):
         self.backend = backend
 
     def collect(self) -> Iterator[Metric]:
@@ -40,7 +41,7 @@ class BackendCollector(Collector):
 
 
 class Metrics:
-    def __init__(self, backend: Backend):
+    def __init__(self, backend: Backend | Router):
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter("openmini_requests", "HTTP requests by endpoint and status.",

@@ -8,10 +8,11 @@ import uvicorn
 
 from openmini.backends.base import Backend
 from openmini.config import ServerConfig
+from openmini.router import Router
 from openmini.server.app import create_app
 
 
-def serve(config: ServerConfig, backend: Backend) -> None:
+def serve(config: ServerConfig, backend: Backend | Router) -> None:
     """Serve until interrupted; the app's lifespan closes the backend on shutdown."""
     app = create_app(config, backend)
     # Everything built so far (model tables, templates, the app) lives as long as the server:

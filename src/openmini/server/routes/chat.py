@@ -16,7 +16,6 @@ router = APIRouter()
 @router.post("/v1/chat/completions", response_model=None)
 async def create_chat_completion(body: ChatCompletionRequest, http: Request) -> Response:
     pipeline = http.app.state.pipeline
-    pipeline.resolve_model(body.model)
-    request = chat_request(body, pipeline.backend.capabilities, CHAT.new_id())
+    request = chat_request(body, pipeline.capabilities(body.model), CHAT.new_id())
     include_usage = body.stream_options is not None and body.stream_options.include_usage
     return await respond(http, request, CHAT, bool(body.stream), include_usage)

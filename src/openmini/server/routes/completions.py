@@ -16,7 +16,6 @@ router = APIRouter()
 @router.post("/v1/completions", response_model=None)
 async def create_completion(body: CompletionRequest, http: Request) -> Response:
     pipeline = http.app.state.pipeline
-    pipeline.resolve_model(body.model)
-    request = completion_request(body, pipeline.backend.capabilities, TEXT.new_id())
+    request = completion_request(body, pipeline.capabilities(body.model), TEXT.new_id())
     include_usage = body.stream_options is not None and body.stream_options.include_usage
     return await respond(http, request, TEXT, bool(body.stream), include_usage)

@@ -15,9 +15,9 @@ router = APIRouter()
 
 @router.get("/health")
 async def health(http: Request) -> dict[str, Any]:
-    backend = http.app.state.pipeline.backend
-    stats = backend.stats()
-    return {"status": "ok", "models": backend.model_ids(),
+    router = http.app.state.pipeline.router
+    stats = router.stats()
+    return {"status": "ok", "models": router.model_ids(),
             "queue_depth": stats.queue_depth, "running": stats.running}
 
 

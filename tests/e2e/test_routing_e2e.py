@@ -1,0 +1,73 @@
+"""`openmini serve` with several local models and a group, through the openai SDK: each
+model listed and answering as itself, a group answering through a member, and every
+response saying where it went (`model` and x-openmini-route)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from .conftest import serve
+
+pytestmark = pytest.mark.model
+
+CONFIG = """
+[[groups]]
+name = "chat"
+members = ["tiny"]
+fallbacks = ["fast"]
+"""
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    config = tmp_path_factory.mktemp("routing") / "openmini.toml"
+    config.write_text(CONFIG)
+    with serve("tiny", "--model", "fast", "--config", str(config), "--parallel", "1",
+               "--ctx-size", "1024") as url:
+        yield url
+
+
+def test_every_model_and_the_group_are_listed(base_url: str) -> None:
+    ids = [m["id"] for m in httpx.get(f"{base_url}/v1/models").json()["data"]]
+    assert {"tiny", "fast", "chat"} <= set(ids)
+
+
+@pytest.mark.parametrize("model", ["tiny", "fast"])
+def test_each_local_model_answers_as_itself(base_url: str, model: str) -> None:
+    r = httpx.post(f"{base_url}/v1/chat/completions", timeout=120, json={
+        "model": model, "messages": [{"role": "user", "content": "Say hi."}],
+        "max_tokens": 4, "temperature": 0})
+    assert r.status_code == 200 and r.json()["model"] == model
+    assert r.headers["x-openmini-route"] == f"deployment={model}; reason=primary"
+
+
+def test_a_group_answers_through_its_member_streaming_too(base_url: str) -> None:
+    client = openai.OpenAI(base_url=f"{base_url}/v1", api_key="x")
+    raw = client.chat.completions.with_raw_response.create(
+        model="chat", messages=[{"role": "user", "content": "Say hi."}], max_tokens=4)
+    assert raw.headers["x-openmini-route"] == "group=chat; deployment=tiny; reason=primary"
+    assert raw.parse().model == "tiny"
+    with client.chat.completions.with_streaming_response.create(
+            model="chat", messages=[{"role": "user", "content": "Say hi."}], max_tokens=4,
+            stream=True) as response:
+        assert response.headers["x-openmini-route"].startswith("group=chat; deployment=tiny")
+        chunks = list(response.parse())
+    assert chunks and all(c.model == "tiny" for c in chunks)
+
+
+def test_an_unknown_model_is_still_a_404(base_url: str) -> None:
+    r = httpx.post(f"{base_url}/v1/chat/completions", json={
+        "model": "nope", "messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == 404
+
+
+def test_a_bad_group_config_fails_at_start(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text('[[groups]]\nname = "g"\nmembers = ["tiny"]\nbogus = 1\n')
+    with pytest.raises(RuntimeError, match="bogus"), serve("tiny", "--config", str(config)):
+        pass
