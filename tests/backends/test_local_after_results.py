@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
+from openmini.backends import local_probes
 from openmini.backends.local import LocalBackend
 from openmini.config import EngineConfig
 from openmini.pipeline import collect
-from openmini.tools import relevance, repeat
 from openmini.tools.calls import ToolCall
 from openmini.tools.spec import ToolChoice, ToolSpec
 from openmini.types import ChatMessage, Request, SamplingParams
@@ -97,7 +97,7 @@ def test_after_results_the_repeat_is_scored_and_no_relevance_probe_asked(
         backend: LocalBackend) -> None:
     asked: list[str] = []
     shares: list[float] = []
-    original_ask, original_share = relevance.ask, repeat.repeat_share
+    original_ask, original_share = local_probes.ask, local_probes.repeat_share
 
     async def ask(*args: Any) -> Any:
         asked.append("probe")
@@ -107,11 +107,11 @@ def test_after_results_the_repeat_is_scored_and_no_relevance_probe_asked(
         shares.append(await original_share(*args))
         return shares[-1]
 
-    relevance.ask, repeat.repeat_share = ask, share  # type: ignore[assignment]
+    local_probes.ask, local_probes.repeat_share = ask, share  # type: ignore[assignment]
     try:
         run(backend, OSLO)
         run(backend, OSLO[:1])  # no result yet: the probe, no repeat share
     finally:
-        relevance.ask, repeat.repeat_share = original_ask, original_share  # type: ignore[assignment]
+        local_probes.ask, local_probes.repeat_share = original_ask, original_share  # type: ignore[assignment]
     assert asked == ["probe"] and len(shares) == 1
     assert shares[0] > 0.5  # the model would have called get_weather(Oslo) again

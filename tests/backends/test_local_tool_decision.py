@@ -74,7 +74,8 @@ def test_no_decision_unless_auto(backend: LocalBackend) -> None:
 
 
 def test_the_relevance_probe_asks_first_and_leans_the_decision(backend: LocalBackend) -> None:
-    from openmini.tools import relevance
+    from openmini.backends import local_probes as relevance
+    from openmini.tools.relevance import QUESTION
 
     asked: list[tuple[list[int], float | None]] = []
     original = relevance.ask
@@ -94,7 +95,7 @@ def test_the_relevance_probe_asks_first_and_leans_the_decision(backend: LocalBac
         backend.tool_fit = (0.0, 0.5)
     (prompt, share), = asked
     assert share is not None and 0 < share < 1
-    assert relevance.QUESTION in backend.model.detokenize(prompt)  # one more user turn
+    assert QUESTION in backend.model.detokenize(prompt)  # one more user turn
     assert len(made) == 2 and all(d.lean == pytest.approx(decision.fit_lean(share, 10, 0.6))
                                   for d in made)
 

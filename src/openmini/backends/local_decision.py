@@ -98,8 +98,8 @@ class ToolDecisions:
         if (request.messages is None or request.reasoning is not None
                 or self._decision_tag(request) is None or not answered(request.messages)):
             return None, prompt, images
+        from openmini.backends.local_probes import probe
         from openmini.decoding.processor import GrammarProcessor
-        from openmini.tools.relevance import probe
 
         constraint = self._constraint(request)
         assert constraint is not None
@@ -139,7 +139,8 @@ class ToolDecisions:
     async def _repeat_share(self, request: Request, prompt: list[int],
                             images: tuple[ImageSpan, ...], arrival: int) -> float:
         """tools/repeat.py: the last batch's calls scored after the answer's prompt and tag."""
-        from openmini.tools.repeat import call_text, last_batch, repeat_share
+        from openmini.backends.local_probes import repeat_share
+        from openmini.tools.repeat import call_text, last_batch
 
         fmt = self._call_format()
         if request.messages is None or fmt.open_id is None:
@@ -160,8 +161,9 @@ class ToolDecisions:
         weight, center = self.tool_fit
         if not weight or request.messages is None:
             return 0.0
+        from openmini.backends.local_probes import ask
         from openmini.tools.decision import fit_lean
-        from openmini.tools.relevance import QUESTION, answer_ids, ask
+        from openmini.tools.relevance import QUESTION, answer_ids
 
         if self._answers is None:
             self._answers = answer_ids(lambda w: self.model.tokenize(

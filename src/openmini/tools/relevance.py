@@ -18,17 +18,9 @@ then costs only its last few tokens: the probe adds its ~30 tokens and one decod
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
-
-from openmini.types import SamplingParams
-
-if TYPE_CHECKING:
-    from openmini.engine.engine import Engine
-    from openmini.engine.images import ImageSpan
 
 QUESTION = ("Can one of the provided functions be called to answer my request? "
             "Reply with only yes or no.")
@@ -66,34 +58,3 @@ class FitReader:
 
     def accept(self, token: int) -> None:
         return None
-
-
-async def ask(engine: Engine, prompt: list[int], answers: tuple[np.ndarray, np.ndarray],
-              priority: int, deadline: float | None, arrival: int,
-              images: tuple[ImageSpan, ...] = ()) -> float | None:
-    """Evaluate the probe's prompt (ending in QUESTION) for one greedy token; the yes share,
-    or None where the engine gave no logits (failed or cancelled). `arrival`: its place in
-    the queue, which the answer then shares (it is not put behind requests that came while
-    the probe ran)."""
-    reader = FitReader(*answers)
-    await probe(engine, "fit", prompt, [reader], 1, priority, deadline, arrival, images)
-    return reader.share
-
-
-async def probe(engine: Engine, tag: str, prompt: list[int], processors: list[Any],
-                n_tokens: int, priority: int, deadline: float | None, arrival: int,
-                images: tuple[ImageSpan, ...] = ()) -> None:
-    """Run `prompt` for `n_tokens` greedy tokens through `processors` (which read what they
-    need from the logits), nothing returned to a client; `arrival`: its place in the queue,
-    which the answer shares; `images`: the prompt's image spans (a native vision model)."""
-    fields: dict[str, object] = dict(
-        request_id=f"{tag}-{uuid.uuid4().hex}", prompt=prompt,
-        params=SamplingParams(max_tokens=n_tokens, temperature=0.0, ignore_eos=True),
-        max_tokens=n_tokens, processors=lambda _: processors, priority=priority,
-        deadline=deadline, arrival=arrival, images=images)
-    stream = engine.generate(fields)
-    try:
-        async for _ in stream:
-            pass
-    finally:
-        await stream.aclose()  # type: ignore[attr-defined]

@@ -20,7 +20,6 @@ calls run as one batch), about 20 steps for a small call, only in `auto` after t
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 from collections.abc import Sequence
@@ -28,11 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from openmini.tools.relevance import probe
-
 if TYPE_CHECKING:
-    from openmini.engine.engine import Engine
-    from openmini.engine.images import ImageSpan
     from openmini.tools.calls import ToolCall
 
 MAX_SCORED = 4  # calls of the last batch scored at most
@@ -82,23 +77,3 @@ class ForcedScore:
 
     def accept(self, token: int) -> None:
         return None
-
-
-async def repeat_share(engine: Engine, prompt: list[int], continuations: list[list[int]],
-                       priority: int, deadline: float | None, arrival: int,
-                       images: tuple[ImageSpan, ...] = ()) -> float:
-    """The probability that the model, once it has opened a call (the tag ends `prompt`),
-    writes one of `continuations`; 0 where the engine gave no scores. `images`: the
-    prompt's image spans (a native vision model)."""
-    scores = await asyncio.gather(*(_score(engine, prompt, tokens, priority, deadline, arrival,
-                                           images) for tokens in continuations))
-    return min(1.0, sum(math.exp(s) for s in scores if s is not None))
-
-
-async def _score(engine: Engine, prompt: list[int], tokens: list[int], priority: int,
-                 deadline: float | None, arrival: int, images: tuple[ImageSpan, ...]
-                 ) -> float | None:
-    scorer = ForcedScore(tokens)
-    await probe(engine, "repeat", prompt, [scorer], len(tokens), priority, deadline, arrival,
-                images)
-    return scorer.logprob if scorer.steps == len(tokens) else None
