@@ -71,3 +71,15 @@ def test_a_bad_group_config_fails_at_start(tmp_path: Path) -> None:
     config.write_text('[[groups]]\nname = "g"\nmembers = ["tiny"]\nbogus = 1\n')
     with pytest.raises(RuntimeError, match="bogus"), serve("tiny", "--config", str(config)):
         pass
+
+
+def test_metrics_count_each_deployment(base_url: str) -> None:
+    httpx.post(f"{base_url}/v1/chat/completions", timeout=120, json={
+        "model": "chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2})
+    text = httpx.get(f"{base_url}/metrics").text
+    lines = {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines()
+             if line.startswith("openmini_deployment_")}
+    assert lines['openmini_deployment_requests_total{deployment="tiny"}'] >= 1
+    assert lines['openmini_deployment_breaker_state{deployment="tiny",state="closed"}'] == 1.0
+    assert lines['openmini_deployment_tokens_total{deployment="tiny",type="completion"}'] >= 1
+    assert 'openmini_deployment_outstanding{deployment="fast"}' in lines

@@ -6,7 +6,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -40,6 +40,47 @@ class BackendCollector(Collector):
                                 value=hit_rate)
 
 
+class DeploymentCollector(Collector):
+    """Per deployment (router/deployment.py), read at scrape time: requests, errors by
+    kind, requests in flight, latency to the first event, tokens, breaker state."""
+
+    STATES = ("closed", "open", "half_open")
+
+    def __init__(self, router: Router):
+        self.router = router
+
+    def collect(self) -> Iterator[Metric]:
+        deps = list(self.router.deployments.values())
+        requests = CounterMetricFamily("openmini_deployment_requests",
+                                       "Requests sent to a deployment (retries included).",
+                                       labels=["deployment"])
+        errors = CounterMetricFamily("openmini_deployment_errors",
+                                     "Failed requests by deployment and kind.",
+                                     labels=["deployment", "kind"])
+        tokens = CounterMetricFamily("openmini_deployment_tokens", "Tokens by deployment.",
+                                     labels=["deployment", "type"])
+        inflight = GaugeMetricFamily("openmini_deployment_outstanding",
+                                     "Requests in flight.", labels=["deployment"])
+        latency = GaugeMetricFamily("openmini_deployment_latency_seconds",
+                                    "Moving average of the time to the first event.",
+                                    labels=["deployment"])
+        breaker = GaugeMetricFamily("openmini_deployment_breaker_state",
+                                    "1 for the breaker's current state.",
+                                    labels=["deployment", "state"])
+        for d in deps:
+            requests.add_metric([d.id], d.requests)
+            for kind, count in sorted(d.errors.items()):
+                errors.add_metric([d.id, kind], count)
+            tokens.add_metric([d.id, "prompt"], d.prompt_tokens)
+            tokens.add_metric([d.id, "completion"], d.completion_tokens)
+            inflight.add_metric([d.id], d.outstanding)
+            latency.add_metric([d.id], d.latency_s)
+            state = d.breaker.state
+            for s in self.STATES:
+                breaker.add_metric([d.id, s], 1.0 if s == state else 0.0)
+        yield from (requests, errors, tokens, inflight, latency, breaker)
+
+
 class Metrics:
     def __init__(self, backend: Backend | Router):
         self.registry = CollectorRegistry()
@@ -55,6 +96,8 @@ class Metrics:
                                  "Request latency (to the last byte).", ["endpoint"],
                                  buckets=LATENCY_BUCKETS, registry=r)
         r.register(BackendCollector(backend))
+        if isinstance(backend, Router):
+            r.register(DeploymentCollector(backend))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
