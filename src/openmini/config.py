@@ -94,6 +94,7 @@ class ServerConfig:
     models: tuple[str, ...] = ()
     providers: tuple[ProviderConfig, ...] = ()
     groups: tuple[GroupConfig, ...] = ()
+    auto: dict[str, Any] = field(default_factory=dict)  # [auto]: model "auto"'s policy
     engine: EngineConfig = field(default_factory=EngineConfig)
 
     def __post_init__(self) -> None:
@@ -104,6 +105,8 @@ class ServerConfig:
         object.__setattr__(self, "models", tuple(m.strip() for m in items if m.strip()))
         object.__setattr__(self, "providers", providers_from(self.providers))
         object.__setattr__(self, "groups", groups_from(self.groups))
+        if not isinstance(self.auto, dict):
+            raise ValueError(f"auto must be a table ([auto]), not {self.auto!r}")
         for name in ("image_domains", "image_allow_hosts", "image_roots"):
             value: object = getattr(self, name)
             items = value.split(",") if isinstance(value, str) else value

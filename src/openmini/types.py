@@ -91,6 +91,7 @@ class Request:
     stream: bool = False  # the caller consumes events as they come (no whole-attempt retry)
     reasoning: ReasoningSpec | None = None  # think first, within a token budget
     hooks: tuple[TokenHook, ...] = ()  # see each token before it is emitted (hooks/)
+    max_latency_ms: float | None = None  # the client's latency budget (model "auto")
     # where it went (router/): filled by the router as it picks a deployment, read by the
     # edge for the `model` field and the x-openmini-route header (shared by copies)
     route: Route = field(default_factory=lambda: Route(), compare=False)

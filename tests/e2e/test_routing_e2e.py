@@ -20,6 +20,11 @@ CONFIG = """
 name = "chat"
 members = ["tiny"]
 fallbacks = ["fast"]
+
+[auto]
+easy = "tiny"
+hard = "fast"
+hard_prompt_chars = 200
 """
 
 
@@ -34,7 +39,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def test_every_model_and_the_group_are_listed(base_url: str) -> None:
     ids = [m["id"] for m in httpx.get(f"{base_url}/v1/models").json()["data"]]
-    assert {"tiny", "fast", "chat"} <= set(ids)
+    assert {"tiny", "fast", "chat", "auto"} <= set(ids)
 
 
 @pytest.mark.parametrize("model", ["tiny", "fast"])
@@ -83,3 +88,19 @@ def test_metrics_count_each_deployment(base_url: str) -> None:
     assert lines['openmini_deployment_breaker_state{deployment="tiny",state="closed"}'] == 1.0
     assert lines['openmini_deployment_tokens_total{deployment="tiny",type="completion"}'] >= 1
     assert 'openmini_deployment_outstanding{deployment="fast"}' in lines
+
+
+def test_auto_sends_easy_and_hard_requests_apart(base_url: str) -> None:
+    def route(body: dict[str, object], **headers: str) -> httpx.Response:
+        return httpx.post(f"{base_url}/v1/chat/completions", headers=headers, timeout=120,
+                          json={"model": "auto", "max_tokens": 2, **body})
+
+    easy = route({"messages": [{"role": "user", "content": "hi"}]})
+    assert easy.json()["model"] == "tiny"
+    assert easy.headers["x-openmini-route"] == "deployment=tiny; reason=auto:easy"
+    hard = route({"messages": [{"role": "user", "content": "x " * 150}]})
+    assert hard.headers["x-openmini-route"] == "deployment=fast; reason=auto:long"
+    bad = route({"messages": [{"role": "user", "content": "hi"}]},
+                **{"x-openmini-max-latency-ms": "soon"})
+    assert bad.status_code == 400
+    assert bad.json()["error"]["param"] == "x-openmini-max-latency-ms"

@@ -69,7 +69,10 @@ def build_router(config: ServerConfig, cache_dir: Path | None = None,
     try:
         for provider in config.providers:
             backends.append(PROVIDER_KINDS.get(provider.kind)(provider))
-        return Router(backends, config.groups)
+        from openmini.router.auto import load_policy
+
+        auto = load_policy(config.auto) if config.auto else None
+        return Router(backends, config.groups, auto)
     except BaseException:
         for backend in backends:
             _close_now(backend)

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from openmini.backends.base import Backend, BackendStats, Capabilities
 from openmini.errors import ModelNotFound, OpenMiniError, UpstreamError
+from openmini.router.auto import AutoPolicy, Features, RulePolicy
 from openmini.router.config import GroupConfig
 from openmini.router.deployment import Breaker, Deployment
 from openmini.types import Done, Event, Failed, Request
@@ -27,8 +28,12 @@ MAX_BACKOFF_S = 2.0
 MAX_RETRY_AFTER_S = 30.0
 
 
+AUTO = "auto"
+
+
 class Router:
-    def __init__(self, backends: Sequence[Backend], groups: Sequence[GroupConfig] = ()):
+    def __init__(self, backends: Sequence[Backend], groups: Sequence[GroupConfig] = (),
+                 auto: AutoPolicy | None = None):
         self.backends = list(backends)
         self.deployments: dict[str, Deployment] = {}
         for backend in self.backends:
@@ -39,6 +44,11 @@ class Router:
         self.groups: dict[str, GroupConfig] = {}
         for group in groups:
             self._add_group(group)
+        if auto is None and {"fast", "default"} <= set(self.deployments):
+            auto = RulePolicy()  # both shipped models loaded: easy -> fast, hard -> default
+        self.auto = auto
+        if auto is not None and AUTO in self.deployments:
+            raise ValueError(f"{AUTO!r} is a model id here: it cannot also be the policy")
 
     def _add_group(self, group: GroupConfig) -> None:
         if group.name in self.deployments or group.name in self.groups:
@@ -52,7 +62,13 @@ class Router:
         self.groups[group.name] = group
 
     def model_ids(self) -> list[str]:
-        return [*self.deployments, *self.groups]
+        return [*self.deployments, *self.groups, *([AUTO] if self.auto else [])]
+
+    def _targets(self) -> list[str]:
+        """The ids `auto` may pick: the policy's own, when it names them, else every one."""
+        named = [getattr(self.auto, k, None) for k in ("easy", "hard")]
+        ids = [i for i in named if isinstance(i, str)]
+        return ids or [*self.deployments, *self.groups]
 
     def deployment(self, model: str) -> Deployment:
         try:
@@ -63,6 +79,8 @@ class Router:
     def capabilities(self, model: str) -> Capabilities:
         """A deployment's; a group's: what every member and fallback can do (a request the
         group takes must be one each of them can serve)."""
+        if model == AUTO and self.auto is not None:
+            return _common([self.capabilities(t) for t in self._targets()])
         group = self.groups.get(model)
         if group is None:
             return self.deployment(model).backend.capabilities
@@ -71,23 +89,38 @@ class Router:
 
     async def count_tokens(self, request: Request) -> int:
         """The prompt tokens `request` would take (a group: on its first member)."""
+        if request.model == AUTO and self.auto is not None:
+            request = _to(request, self._choose(request)[0])
         group = self.groups.get(request.model)
         target = self.deployment(group.members[0] if group else request.model)
         return await target.backend.count_tokens(_to(request, target.id))
 
     def generate(self, request: Request) -> AsyncIterator[Event]:
+        reason = "primary"
+        if request.model == AUTO and self.auto is not None:
+            model, rule = self._choose(request)
+            request, reason = _to(request, model), f"auto:{rule}"
         group = self.groups.get(request.model)
         if group is None:
             target = self.deployment(request.model)
             request.route.deployment, request.route.group = target.id, None
-            request.route.reason = "primary"
+            request.route.reason = reason
             return self._attempt_stream(target, request)
-        return self._group_stream(group, request)
+        return self._group_stream(group, request, reason)
 
-    async def _group_stream(self, group: GroupConfig, request: Request) -> AsyncIterator[Event]:
+    def _choose(self, request: Request) -> tuple[str, str]:
+        assert self.auto is not None
+        model, rule = self.auto.choose(Features.of(request), self._targets())
+        if model not in self.deployments and model not in self.groups:
+            raise UpstreamError(f"the auto policy chose {model!r}, which is not served",
+                                kind="server", status=500)
+        return model, rule
+
+    async def _group_stream(self, group: GroupConfig, request: Request, primary: str
+                            ) -> AsyncIterator[Event]:
         last: OpenMiniError | None = None
         previous: Deployment | None = None
-        for k, (target, reason) in enumerate(self._plan(group)):
+        for k, (target, reason) in enumerate(self._plan(group, primary)):
             if k:
                 await asyncio.sleep(_delay(group.backoff_s, k, last, target is previous))
             request.route.deployment, request.route.group = target.id, group.name
@@ -118,14 +151,14 @@ class Router:
                                     "rotation (circuit breakers open)", kind="server",
                                     status=503)
 
-    def _plan(self, group: GroupConfig) -> list[tuple[Deployment, str]]:
+    def _plan(self, group: GroupConfig, primary: str) -> list[tuple[Deployment, str]]:
         """Members by load (skipping open breakers), again until `retries` extra attempts,
         then the fallbacks in order."""
         members = sorted((self.deployments[m] for m in group.members
                           if self.deployments[m].breaker.allows()), key=Deployment.load_key)
         plan: list[tuple[Deployment, str]] = []
         for i in range(1 + group.retries if members else 0):
-            plan.append((members[i % len(members)], "primary" if i == 0 else "retry"))
+            plan.append((members[i % len(members)], primary if i == 0 else "retry"))
         plan += [(self.deployments[f], "fallback") for f in group.fallbacks
                  if self.deployments[f].breaker.allows()]
         return plan

@@ -12,6 +12,7 @@ from starlette.requests import Request as HTTPRequest
 from starlette.responses import JSONResponse, Response
 from starlette.types import Send
 
+from openmini.errors import InvalidRequest
 from openmini.pipeline import Completion, collect
 from openmini.server.disconnect import ClientDisconnected, WatchedResponse, run_until_disconnect
 from openmini.server.metrics import metered
@@ -43,9 +44,30 @@ CHAT = Api("chatcmpl-", lambda n: ChatChunks(), chat_body)
 TEXT = Api("cmpl-", TextChunks, completion_body)
 
 
+LATENCY_HEADER = "x-openmini-max-latency-ms"  # a latency budget for model "auto"
+
+
+def latency_budget(http: HTTPRequest) -> float | None:
+    """The client's latency budget in ms (x-openmini-max-latency-ms), for model "auto"."""
+    raw = http.headers.get(LATENCY_HEADER)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise InvalidRequest(f"{LATENCY_HEADER} must be a positive number of milliseconds, "
+                             f"not {raw!r}", param=LATENCY_HEADER)
+    return value
+
+
 async def respond(http: HTTPRequest, request: Request, api: Api, stream: bool,
                   include_usage: bool) -> Response:
     state = http.app.state
+    budget = latency_budget(http)
+    if budget is not None:
+        request = replace(request, max_latency_ms=budget)
     meta = ResponseMeta(id=request.request_id, created=int(time.time()), model=request.model)
     events = metered(state.pipeline.run(request), state.metrics, time.perf_counter())
     if stream:
