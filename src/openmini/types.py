@@ -92,6 +92,9 @@ class Request:
     reasoning: ReasoningSpec | None = None  # think first, within a token budget
     hooks: tuple[TokenHook, ...] = ()  # see each token before it is emitted (hooks/)
     max_latency_ms: float | None = None  # the client's latency budget (model "auto")
+    # the last message is the assistant's unfinished answer: continue it, no new turn
+    # (router/recovery.py; backends that can: Capabilities.prefill)
+    continue_final: bool = False
     # where it went (router/): filled by the router as it picks a deployment, read by the
     # edge for the `model` field and the x-openmini-route header (shared by copies)
     route: Route = field(default_factory=lambda: Route(), compare=False)

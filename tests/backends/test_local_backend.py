@@ -222,3 +222,20 @@ async def test_a_batch_size_below_the_sequence_ids_still_serves() -> None:
         assert out.text
     finally:
         await b.close()
+
+
+def test_continue_final_leaves_the_assistant_message_open(backend: LocalBackend) -> None:
+    messages = (ChatMessage("user", "Count to five."), ChatMessage("assistant", "1, 2,"))
+    closed, _ = backend._prompt_text(Request(model="tiny", messages=messages))
+    opened, _ = backend._prompt_text(Request(model="tiny", messages=messages,
+                                             continue_final=True))
+    assert opened.endswith("1, 2,") and closed.startswith(opened) and len(closed) > len(opened)
+
+
+async def test_a_continued_answer_goes_on_from_the_partial_text(backend: LocalBackend) -> None:
+    messages = (ChatMessage("user", "Count from 1 to 10, separated by commas."),
+                ChatMessage("assistant", "1, 2, 3, 4,"))
+    out = await run(backend, Request(model="tiny", messages=messages, continue_final=True,
+                                     sampling=SamplingParams(max_tokens=8, temperature=0)))
+    assert out.text.startswith(" 5, 6")  # a new turn answered 'The original sentence is...'
+

@@ -184,3 +184,38 @@ async def test_every_breaker_open_is_a_503(sleeps: list[float]) -> None:
     with pytest.raises(UpstreamError) as caught:
         await collect(router.generate(ask("chat")))
     assert caught.value.status == 503 and not a.calls
+
+
+def prefilling(ids: tuple[str, ...], text: str, **kw: Any) -> Scripted:
+    return Scripted(ids, text, capabilities=Capabilities(prefill=True), **kw)
+
+
+async def test_a_stream_that_breaks_off_is_continued_by_the_next_member(
+        sleeps: list[float]) -> None:
+    a = prefilling(("a",), "Hello", failures=[server_error()], mid_stream=True)
+    b = prefilling(("b",), " world")
+    router = Router([a, b], [group("a", "b")])
+    router.deployments["b"].outstanding = 1  # a first
+    request = ask("chat")
+    out = await collect(router.generate(request))
+    assert out.text == "Hello world" and out.choices[0].finish_reason == "stop"
+    (continued,) = b.calls
+    assert continued.continue_final and continued.messages is not None
+    assert continued.messages[-1] == ChatMessage("assistant", "Hello")
+    assert request.route.header() == "group=chat; deployment=b; reason=recovered"
+    assert out.usage.completion_tokens == 2  # one token on each deployment
+
+
+async def test_no_recovery_where_a_continuation_would_mean_something_else(
+        sleeps: list[float]) -> None:
+    from openmini.tools.spec import ToolSpec
+
+    a = prefilling(("a",), "Hello", failures=[server_error()], mid_stream=True)
+    b = prefilling(("b",), " world")
+    router = Router([a, b], [group("a", "b")])
+    router.deployments["b"].outstanding = 1
+    tools = (ToolSpec("f", "", {"type": "object", "properties": {}}),)
+    with pytest.raises(UpstreamError):
+        await collect(router.generate(Request(model="chat", tools=tools, messages=(
+            ChatMessage("user", "hi"),))))
+    assert not b.calls

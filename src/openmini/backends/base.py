@@ -21,6 +21,9 @@ class Capabilities:
     # images: "native" (the model sees them), "perception" (they are described to it as
     # text: vision/), None (an image part is a 400)
     vision: Literal["native", "perception"] | None = None
+    # continues a partial assistant message (Request.continue_final): stream recovery
+    # (router/recovery.py) may move a broken stream onto this backend
+    prefill: bool = False
 
 
 @dataclass(frozen=True, slots=True)

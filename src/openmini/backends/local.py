@@ -94,6 +94,7 @@ class LocalBackend(ToolDecisions):
                 self.model.close()
                 raise
         self.capabilities = Capabilities(max_n=config.parallel, context_length=config.ctx_size,
+                                         prefill=True,
                                          vision="native" if self.vision else "perception")
         self._compiler_lock = threading.Lock()
         self._compiler: Any = None
@@ -133,7 +134,10 @@ class LocalBackend(ToolDecisions):
                                             request.reasoning.effort)
             text = self.template.render([_message_dict(m, marker) for m in messages],
                                         tools=_tools_dicts(request),
-                                        enable_thinking=request.reasoning is not None)
+                                        enable_thinking=request.reasoning is not None,
+                                        add_generation_prompt=not request.continue_final)
+            if request.continue_final:
+                text = _open_final(text, messages[-1].content)
             if request.reasoning is not None:
                 text = open_block(text)
             starts_with_bos = bool(self.template.bos_token) and text.startswith(
@@ -356,3 +360,14 @@ def _tools_dicts(request: Request) -> list[dict[str, object]] | None:
     return [{"type": "function", "function": {"name": t.name, "description": t.description,
                                               "parameters": t.parameters}}
             for t in request.tools]
+
+
+def _open_final(text: str, content: str) -> str:
+    """The rendered conversation cut right after the final (assistant) message's content:
+    its end-of-turn tokens dropped, so the model continues it (as vLLM's
+    continue_final_message does)."""
+    at = text.rfind(content) if content else -1
+    if at < 0:
+        raise InvalidRequest("The chat template does not render the message to continue "
+                             "verbatim.", param="messages")
+    return text[:at + len(content)]

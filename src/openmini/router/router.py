@@ -6,8 +6,10 @@ is an id too: its members are load-balanced (least outstanding requests, then la
 retryable failure before the first event moves the request to the next deployment (retries
 with exponential backoff and full jitter, honouring Retry-After on the same deployment),
 then through the group's fallbacks in order; a deployment whose breaker is open is skipped.
-Nothing is retried once an event has reached the caller. `request.route` says where the
-request went (the edge turns it into the `model` field and x-openmini-route).
+Nothing is retried once an event has reached the caller, with one exception: a plain text
+stream that breaks off is continued by the next deployment that can (router/recovery.py).
+`request.route` says where the request went (the edge turns it into the `model` field and
+x-openmini-route).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from openmini.errors import ModelNotFound, OpenMiniError, UpstreamError
 from openmini.router.auto import AutoPolicy, Features, RulePolicy
 from openmini.router.config import GroupConfig
 from openmini.router.deployment import Breaker, Deployment
+from openmini.router.recovery import Progress, continuation, recoverable, summed
 from openmini.types import Done, Event, Failed, Request
 
 MAX_BACKOFF_S = 2.0
@@ -120,33 +123,38 @@ class Router:
                             ) -> AsyncIterator[Event]:
         last: OpenMiniError | None = None
         previous: Deployment | None = None
+        before: Progress | None = None  # set once a stream broke off: recovering it
         for k, (target, reason) in enumerate(self._plan(group, primary)):
+            if before is not None and not target.backend.capabilities.prefill:
+                continue
             if k:
                 await asyncio.sleep(_delay(group.backoff_s, k, last, target is previous))
-            request.route.deployment, request.route.group = target.id, group.name
-            request.route.reason = reason
-            stream = self._attempt_stream(target, _to(request, target.id))
+            route = request.route
+            route.deployment, route.group = target.id, group.name
+            route.reason = "recovered" if before is not None else reason
+            attempt = continuation(request, before) if before is not None else request
+            progress = Progress()
+            stream = self._attempt_stream(target, _to(attempt, target.id))
             try:
-                first = await anext(stream)
-            except StopAsyncIteration:
+                async for event in stream:
+                    if isinstance(event, Failed):
+                        raise event.error
+                    progress.see(event)
+                    yield summed(event, before) if before is not None else event
                 return
             except OpenMiniError as exc:
                 if not exc.retryable:
                     raise
+                if progress.text or not progress.only_text:  # it broke off mid-stream
+                    if before is not None:
+                        progress.text = before.text + progress.text
+                        progress.tokens += before.tokens
+                    if not recoverable(request, progress):
+                        raise
+                    before = progress
                 last, previous = exc, target
-                continue
-            if isinstance(first, Failed) and isinstance(first.error, OpenMiniError) \
-                    and first.error.retryable:
-                last, previous = first.error, target
-                await stream.aclose()  # type: ignore[attr-defined]
-                continue
-            try:
-                yield first
-                async for event in stream:
-                    yield event
             finally:
                 await stream.aclose()  # type: ignore[attr-defined]
-            return
         raise last or UpstreamError(f"every deployment of group {group.name!r} is out of "
                                     "rotation (circuit breakers open)", kind="server",
                                     status=503)
