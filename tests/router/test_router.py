@@ -157,14 +157,30 @@ async def test_closing_the_stream_closes_the_deployments() -> None:
     assert a.closed_streams == 1 and router.deployments["a"].outstanding == 0
 
 
-def test_a_group_can_do_what_every_member_can() -> None:
+def test_a_group_takes_what_one_member_can_and_sends_it_there() -> None:
     a = Scripted(("a",), capabilities=Capabilities(max_n=4, vision="native"))
-    b = Scripted(("b",), capabilities=Capabilities(max_n=1, reasoning=False,
+    b = Scripted(("b",), capabilities=Capabilities(max_n=1, reasoning=False, token_hooks=False,
                                                    vision="perception"))
     router = Router([a, b], [group("a", "b")])
     caps = router.capabilities("chat")
-    assert caps.max_n == 1 and not caps.reasoning and caps.vision == "perception"
+    assert caps.reasoning and caps.token_hooks  # a can: the request is sent where it can
+    assert caps.max_n == 1 and caps.vision == "perception"  # what every one can
     assert router.model_ids() == ["a", "b", "chat"]
+
+
+async def test_a_member_that_cannot_serve_a_request_passes_it_on() -> None:
+    from openmini.errors import UnsupportedParameter
+
+    a = Scripted(("a",), failures=[UnsupportedParameter("bad_words")] * 2)
+    b = Scripted(("b",), "b")
+    router = Router([a, b], [group("a", "b")])
+    router.deployments["b"].outstanding = 1  # a first
+    request = ask("chat")
+    assert (await collect(router.generate(request))).text == "b"
+    assert router.deployments["a"].breaker.consecutive == 0  # not counted as a failure
+    a.failures = b.failures = [UnsupportedParameter("bad_words")] * 3
+    with pytest.raises(UnsupportedParameter, match="bad_words"):
+        await collect(router.generate(ask("chat")))
 
 
 def test_groups_must_name_served_models_and_not_shadow_them() -> None:

@@ -23,7 +23,7 @@ def capabilities_of(p: ProviderConfig) -> Capabilities:
     """What a provider's models can do, as declared in its table. Hooks (stop_regex and
     the stop criteria on them) run on tokens in this process: never upstream."""
     return Capabilities(logprobs=p.logprobs, max_n=p.max_n, context_length=p.context_length,
-                        reasoning=p.reasoning, token_hooks=False,
+                        reasoning=p.reasoning, token_hooks=False, prefill=p.prefill,
                         vision="native" if p.vision else "perception")
 
 

@@ -42,6 +42,7 @@ class ProviderConfig:
     vision: bool = False  # its models see images (they are passed on)
     reasoning: bool = False  # it takes a thinking budget / reasoning effort
     logprobs: bool = True
+    prefill: bool = False  # continues a partial assistant message (stream recovery onto it)
     max_n: int = 1
     context_length: int = 32768
     health_interval_s: float = 10.0  # 0: no periodic health check

@@ -20,7 +20,13 @@ import time
 from collections.abc import AsyncIterator, Sequence
 
 from openmini.backends.base import Backend, BackendStats, Capabilities
-from openmini.errors import ModelNotFound, OpenMiniError, UpstreamError
+from openmini.errors import (
+    ContextLengthExceeded,
+    ModelNotFound,
+    OpenMiniError,
+    UnsupportedParameter,
+    UpstreamError,
+)
 from openmini.router.auto import AutoPolicy, Features, RulePolicy
 from openmini.router.config import GroupConfig
 from openmini.router.deployment import Breaker, Deployment
@@ -28,6 +34,9 @@ from openmini.router.recovery import Progress, continuation, recoverable, summed
 from openmini.types import Done, Event, Failed, Request
 
 MAX_BACKOFF_S = 2.0
+# what a deployment raises when it cannot serve the request (a parameter it does not honour,
+# a prompt past its context): the group tries its other deployments, none counts it failed
+CANNOT = (UnsupportedParameter, ContextLengthExceeded)
 MAX_RETRY_AFTER_S = 30.0
 
 
@@ -80,8 +89,10 @@ class Router:
             raise ModelNotFound(model) from None
 
     def capabilities(self, model: str) -> Capabilities:
-        """A deployment's; a group's: what every member and fallback can do (a request the
-        group takes must be one each of them can serve)."""
+        """A deployment's; a group's: what any member or fallback can do for reasoning,
+        hooks and logprobs (the router then sends such a request to one that can: a
+        deployment that cannot refuses it by name and the next is tried), and what every
+        one of them can do for the rest (n, context, images, continuing a message)."""
         if model == AUTO and self.auto is not None:
             return _common([self.capabilities(t) for t in self._targets()])
         group = self.groups.get(model)
@@ -143,9 +154,13 @@ class Router:
                     yield summed(event, before) if before is not None else event
                 return
             except OpenMiniError as exc:
+                started = bool(progress.text) or not progress.only_text
+                if isinstance(exc, CANNOT) and not started:  # not this one: a capable one
+                    last = exc
+                    continue
                 if not exc.retryable:
                     raise
-                if progress.text or not progress.only_text:  # it broke off mid-stream
+                if started:  # it broke off mid-stream
                     if before is not None:
                         progress.text = before.text + progress.text
                         progress.tokens += before.tokens
@@ -235,13 +250,13 @@ def _delay(base: float, attempt: int, last: OpenMiniError | None, same: bool) ->
 
 
 def _common(caps: list[Capabilities]) -> Capabilities:
-    """What every one of several backends can do."""
+    """What several backends can do: see Router.capabilities."""
     first = caps[0]
     vision = first.vision if all(c.vision == first.vision for c in caps) else (
         "perception" if all(c.vision for c in caps) else None)
     return Capabilities(
         chat=all(c.chat for c in caps), completions=all(c.completions for c in caps),
-        logprobs=all(c.logprobs for c in caps), max_n=min(c.max_n for c in caps),
+        logprobs=any(c.logprobs for c in caps), max_n=min(c.max_n for c in caps),
         context_length=min(c.context_length for c in caps),
-        reasoning=all(c.reasoning for c in caps), token_hooks=all(c.token_hooks for c in caps),
-        vision=vision)
+        reasoning=any(c.reasoning for c in caps), token_hooks=any(c.token_hooks for c in caps),
+        vision=vision, prefill=all(c.prefill for c in caps))
