@@ -235,3 +235,38 @@ async def test_no_recovery_where_a_continuation_would_mean_something_else(
         await collect(router.generate(Request(model="chat", tools=tools, messages=(
             ChatMessage("user", "hi"),))))
     assert not b.calls
+
+
+class Checked(Scripted):
+    up: bool = True
+    checks: int = 0
+
+    async def health(self) -> bool:
+        self.checks += 1
+        if self.checks > 50:
+            raise RuntimeError("no answer")
+        return self.up
+
+
+async def test_health_checks_take_a_dead_upstream_out_and_put_it_back() -> None:
+    a, b = Checked(("a",), "a"), Scripted(("b",), "b")
+    router = Router([a, b], [group("a", "b")], health_intervals={id(a): 0.001})
+    task = asyncio.create_task(router.run_health_checks())
+    try:
+        async def until(state: str) -> None:
+            for _ in range(1000):
+                if router.deployments["a"].breaker.state == state:
+                    return
+                await asyncio.sleep(0.001)
+            raise AssertionError(f"breaker never {state}")
+
+        a.up = False
+        await until("open")
+        assert router.deployments["a"].healthy is False
+        assert (await collect(router.generate(ask("chat")))).text == "b"  # a skipped
+        a.up = True
+        await until("closed")
+        a.checks = 100  # a check that raises counts as failed
+        await until("open")
+    finally:
+        task.cancel()

@@ -66,13 +66,16 @@ def local_backends(config: ServerConfig, cache_dir: Path | None,
 def build_router(config: ServerConfig, cache_dir: Path | None = None,
                  progress: Callable[[int, int], None] | None = None) -> Router:
     backends = local_backends(config, cache_dir, progress)
+    intervals: dict[int, float] = {}
     try:
         for provider in config.providers:
-            backends.append(PROVIDER_KINDS.get(provider.kind)(provider))
+            backend = PROVIDER_KINDS.get(provider.kind)(provider)
+            backends.append(backend)
+            intervals[id(backend)] = provider.health_interval_s
         from openmini.router.auto import load_policy
 
         auto = load_policy(config.auto) if config.auto else None
-        return Router(backends, config.groups, auto)
+        return Router(backends, config.groups, auto, intervals)
     except BaseException:
         for backend in backends:
             _close_now(backend)

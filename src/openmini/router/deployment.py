@@ -64,6 +64,7 @@ class Deployment:
     errors: Counter[str] = field(default_factory=Counter)  # by kind
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    healthy: bool | None = None  # the last health check's answer; None: not checked
 
     def load_key(self) -> tuple[int, float]:
         """Least outstanding requests first, then the lower latency."""

@@ -45,8 +45,12 @@ AUTO = "auto"
 
 class Router:
     def __init__(self, backends: Sequence[Backend], groups: Sequence[GroupConfig] = (),
-                 auto: AutoPolicy | None = None):
+                 auto: AutoPolicy | None = None,
+                 health_intervals: dict[int, float] | None = None):
+        """`health_intervals`: id(backend) -> seconds between its health checks (backends
+        with an `async def health() -> bool`: upstream providers)."""
         self.backends = list(backends)
+        self.health_intervals = health_intervals or {}
         self.deployments: dict[str, Deployment] = {}
         for backend in self.backends:
             for model_id in backend.model_ids():
@@ -214,6 +218,29 @@ class Router:
             target.outstanding -= 1
             target.breaker.probing = False
             await stream.aclose()  # type: ignore[attr-defined]
+
+    async def run_health_checks(self) -> None:
+        """Until cancelled: every backend with a health check and an interval is checked
+        that often. A failed check takes its deployments out of rotation (breaker tripped);
+        a passing one puts back what a failed check took out."""
+        watched = [b for b in self.backends if self.health_intervals.get(id(b), 0) > 0
+                   and callable(getattr(b, "health", None))]
+        await asyncio.gather(*(self._watch(b, self.health_intervals[id(b)]) for b in watched))
+
+    async def _watch(self, backend: Backend, interval: float) -> None:
+        while True:
+            try:
+                ok = bool(await backend.health())  # type: ignore[attr-defined]
+            except Exception:  # an unanswerable check is a failed one
+                ok = False
+            for model_id in backend.model_ids():
+                dep = self.deployments[model_id]
+                if not ok:
+                    dep.breaker.trip()
+                elif dep.healthy is False:
+                    dep.breaker.success()
+                dep.healthy = ok
+            await asyncio.sleep(interval)
 
     def stats(self) -> BackendStats:
         """The sum over the backends, for /metrics and /health."""
