@@ -21,7 +21,7 @@ from openmini.server.body_limit import BodyLimit
 from openmini.server.errors import install_error_handlers
 from openmini.server.fastpath import Endpoint, FastRoute, FastRoutes
 from openmini.server.metrics import Metrics, MetricsMiddleware
-from openmini.server.routes import chat, completions, health, models
+from openmini.server.routes import chat, completions, health, messages, models
 from openmini.server.schemas import ChatCompletionRequest, CompletionRequest
 from openmini.server.timing import ServerTimingMiddleware
 from openmini.vision.policy import from_config
@@ -44,7 +44,7 @@ def create_app(config: ServerConfig, backend: Backend | Router) -> FastAPI:
                                   Intake(*from_config(config)))
     app.state.metrics = Metrics(deployments)
     app.state.started = int(time.time())
-    routers = [m.router for m in (chat, completions, models, health)]
+    routers = [m.router for m in (chat, completions, messages, models, health)]
     for router in routers:
         app.include_router(router)
     # add_middleware wraps: the last added runs first (timing, metrics, then auth, then the

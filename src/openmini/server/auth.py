@@ -1,4 +1,5 @@
-"""Optional API key: `Authorization: Bearer KEY` on /v1/* and /metrics; /health stays open."""
+"""Optional API key on /v1/* and /metrics (/health stays open): `Authorization: Bearer KEY`,
+or `x-api-key: KEY` (Anthropic's header, what its SDK sends)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,13 @@ def bearer_token(scope: Scope) -> bytes | None:
     return None
 
 
+def x_api_key(scope: Scope) -> bytes | None:
+    for name, value in scope["headers"]:
+        if name == b"x-api-key":
+            return value.strip()
+    return None
+
+
 class ApiKeyMiddleware:
     """Rejects unauthenticated requests before any parsing. The key is never logged."""
 
@@ -30,13 +38,14 @@ class ApiKeyMiddleware:
         self._key = api_key.encode()
 
     def _authorized(self, scope: Scope) -> bool:
-        token = bearer_token(scope)
-        return token is not None and hmac.compare_digest(token, self._key)
+        given = (bearer_token(scope), x_api_key(scope))
+        return any(key is not None and hmac.compare_digest(key, self._key) for key in given)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and is_protected(scope["path"]) and not self._authorized(scope):
             error = AuthenticationError("Incorrect or missing API key. Send it as "
-                                        "'Authorization: Bearer <key>'.", code="invalid_api_key")
+                                        "'Authorization: Bearer <key>' or 'x-api-key: <key>'.",
+                                        code="invalid_api_key")
             await error_response(error)(scope, receive, send)
             return
         await self.app(scope, receive, send)

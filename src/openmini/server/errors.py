@@ -1,4 +1,7 @@
-"""Every error leaves as the OpenAI envelope `{"error": {message, type, param, code}}`."""
+"""Every error leaves as the OpenAI envelope `{"error": {message, type, param, code}}`, except
+on the Anthropic routes (/v1/messages...), where it leaves in Anthropic's
+(server/anthropic/errors.py). The envelope is picked by path when the response is sent:
+middleware (auth, body limit) answer before routing."""
 
 from __future__ import annotations
 
@@ -14,6 +17,8 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openmini.errors import OpenMiniError
+from openmini.server.anthropic import errors as anthropic_errors
+from openmini.server.anthropic.errors import is_anthropic_path
 from openmini.server.validation import validation_error
 
 log = logging.getLogger("openmini.server")
@@ -32,12 +37,27 @@ def error_envelope(exc: BaseException) -> dict[str, Any]:
 
 def error_response(exc: BaseException) -> JSONResponse:
     if not isinstance(exc, OpenMiniError):
-        return JSONResponse(error_envelope(exc), status_code=500)
+        return ErrorResponse(exc, error_envelope(exc), 500, {})
     headers = {}
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None:
         headers["Retry-After"] = str(max(0, math.ceil(retry_after)))
-    return JSONResponse(exc.envelope(), status_code=exc.status, headers=headers)
+    return ErrorResponse(exc, exc.envelope(), exc.status, headers)
+
+
+class ErrorResponse(JSONResponse):
+    """The OpenAI envelope, or Anthropic's when sent on an Anthropic path."""
+
+    def __init__(self, exc: BaseException, content: Any, status: int, headers: dict[str, str]):
+        super().__init__(content, status_code=status, headers=headers)
+        self.exc, self.extra_headers = exc, headers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if is_anthropic_path(scope.get("path", "")):
+            response = anthropic_errors.error_response(self.exc, self.extra_headers)
+            await response(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 async def _openmini_error(request: Request, exc: Exception) -> JSONResponse:
@@ -52,6 +72,9 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     message = f"{exc.detail} ({request.method} {request.url.path})"
+    if is_anthropic_path(request.url.path):
+        return JSONResponse(anthropic_errors.envelope(exc.status_code, message),
+                            status_code=exc.status_code, headers=exc.headers)
     body = {"error": {"message": message, "type": "invalid_request_error",
                       "param": None, "code": None}}
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
