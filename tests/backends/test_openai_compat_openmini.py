@@ -189,3 +189,27 @@ async def test_closing_the_stream_ends_the_upstream_request(backend: OpenAICompa
     while httpx.get(upstream + "/health").json()["running"]:
         assert time.monotonic() < deadline, "the upstream kept generating"
         await asyncio.sleep(0.05)
+
+
+async def test_a_partial_answer_is_continued_upstream(upstream: str) -> None:
+    """continue_final goes up as vLLM's continue_final_message (openmini's edge takes it
+    too): what stream recovery sends the next deployment."""
+    b = OpenAICompatBackend("peer", upstream + "/v1", {EXPOSED: "tiny"}, timeout_s=120,
+                            capabilities=Capabilities(prefill=True, token_hooks=False))
+    try:
+        request = Request(model=EXPOSED, continue_final=True, messages=(
+            ChatMessage("user", "Count from 1 to 10, separated by commas."),
+            ChatMessage("assistant", "1, 2, 3, 4,")),
+            sampling=SamplingParams(max_tokens=8, temperature=0))
+        out = await collect(b.generate(request))
+        assert out.text.startswith(" 5, 6")
+    finally:
+        await b.close()
+
+
+async def test_continuing_is_refused_where_the_provider_cannot(
+        backend: OpenAICompatBackend) -> None:
+    request = Request(model=EXPOSED, continue_final=True, messages=(
+        ChatMessage("user", "Count."), ChatMessage("assistant", "1,")))
+    with pytest.raises(UnsupportedParameter, match="continue_final_message"):
+        await collect(backend.generate(request))

@@ -181,3 +181,16 @@ def test_errors(client: anthropic.Anthropic, base_url: str) -> None:
         wrong.messages.create(model=MODEL, max_tokens=8, messages=HELLO)
     assert denied.value.body["error"]["type"] == "authentication_error"  # type: ignore[index]
     assert KEY not in str(denied.value.body)
+
+
+def test_a_final_assistant_turn_is_continued(client: anthropic.Anthropic) -> None:
+    """Anthropic's prefill: the answer goes on from the partial assistant text."""
+    message = client.messages.create(
+        model=MODEL, max_tokens=8, extra_body=GREEDY, messages=[
+            {"role": "user", "content": "Count from 1 to 10, separated by commas."},
+            {"role": "assistant", "content": "1, 2, 3, 4,"}])
+    [block] = message.content
+    assert block.type == "text" and block.text.startswith(" 5, 6")
+    with pytest.raises(anthropic.BadRequestError, match="whitespace"):
+        client.messages.create(model=MODEL, max_tokens=8, messages=[
+            {"role": "user", "content": "Count."}, {"role": "assistant", "content": "1, "}])

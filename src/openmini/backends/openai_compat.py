@@ -165,6 +165,16 @@ class OpenAICompatBackend:
                                            f"'{self.name}' (no {path} endpoint)") from None
             raise
 
+    async def health(self) -> bool:
+        """Whether the upstream answers `GET {base_url}/models` with a 200 within 2 s (the
+        router's periodic check, router/router.py run_health_checks)."""
+        try:
+            response = await self._client.get(self.base_url + "/models", headers=self._headers,
+                                              timeout=2.0)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
     def stats(self) -> BackendStats:
         return BackendStats(running=self._running)
 

@@ -59,6 +59,9 @@ def check_request(request: Request, caps: Capabilities, enforces_json_schema: bo
         reasoning_json(request.reasoning)
     if request.constraint is not None:
         response_format_json(request.constraint, enforces_json_schema)
+    if request.continue_final and not caps.prefill:
+        raise UnsupportedParameter("continue_final_message", "is not supported by this model "
+                                   "(its provider does not declare prefill)")
 
 
 def request_json(request: Request, upstream_model: str, images: Images,
@@ -81,6 +84,8 @@ def request_json(request: Request, upstream_model: str, images: Images,
                                                        enforces_json_schema)
     if request.reasoning is not None:
         body["reasoning_effort"] = reasoning_json(request.reasoning)
+    if request.continue_final:  # vLLM's (and openmini's) names; llama.cpp prefills anyway
+        body.update(continue_final_message=True, add_generation_prompt=False)
     return body
 
 

@@ -48,6 +48,8 @@ def chat_request(body: ChatCompletionRequest, caps: Capabilities, request_id: st
     reasoning = reasoning_spec(body.reasoning_effort, body.thinking_budget)
     if reasoning is not None:
         request = replace(request, reasoning=reasoning)
+    if _continues(body, caps):
+        request = replace(request, continue_final=True)
     if not tools and tool_choice is None:
         return request
     return replace(request, tools=tools, tool_choice=tool_choice,
@@ -160,3 +162,22 @@ def _logit_bias(bias: dict[str, float] | None) -> tuple[tuple[int, float], ...]:
                                  param="logit_bias")
         pairs.append((int(key), float(value)))
     return tuple(pairs)
+
+
+def _continues(body: ChatCompletionRequest, caps: Capabilities) -> bool:
+    """vLLM's `continue_final_message` (with `add_generation_prompt: false`): the final
+    assistant message is continued, not answered."""
+    if body.add_generation_prompt is False and not body.continue_final_message:
+        raise UnsupportedParameter("add_generation_prompt", "false is supported only with "
+                                   "continue_final_message true")
+    if not body.continue_final_message:
+        return False
+    if body.add_generation_prompt is not False:
+        raise InvalidRequest("continue_final_message needs add_generation_prompt false.",
+                             param="add_generation_prompt")
+    if body.messages[-1].role != "assistant":
+        raise InvalidRequest("continue_final_message needs a final assistant message.",
+                             param="messages")
+    if not caps.prefill:
+        raise UnsupportedParameter("continue_final_message", "is not supported by this model")
+    return True

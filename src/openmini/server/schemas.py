@@ -143,6 +143,11 @@ class ChatCompletionRequest(GenerationFields):
     reasoning_effort: str | None = None  # checked in reasoning/effort.py (400 names it)
     thinking_budget: int | None = Field(
         default=None, description="Extension: thinking tokens at most (0: no thinking).")
+    continue_final_message: bool | None = Field(
+        default=None, description="vLLM's: continue the final (assistant) message instead "
+        "of answering it; needs add_generation_prompt false.")
+    add_generation_prompt: bool | None = Field(
+        default=None, description="vLLM's: true (the default) opens a new assistant turn.")
 
 
 class CompletionRequest(GenerationFields):

@@ -9,8 +9,8 @@
   results stays a user message, in order.
 - assistant text blocks joined; `tool_use` blocks -> the message's tool calls (input as JSON
   text); `thinking` / `redacted_thinking` blocks are dropped, as Anthropic drops them. A final
-  assistant turn (Anthropic's prefill, continued by the model) is refused: the chat template
-  would end it and start a new turn, which is not what Anthropic does.
+  assistant turn is Anthropic's prefill: continued by the model (convert.py sets
+  `Request.continue_final`; a model that cannot continue a message refuses it by name).
 
 `origin` records which wire message each internal message came from, so errors raised later
 (the vision stage names `messages[i].content[j].image_url`) can name the wire block.
@@ -41,10 +41,6 @@ Messages = tuple[tuple[ChatMessage, ...], tuple[int | None, ...]]
 def chat_messages(system: str | list[TextBlock] | None, messages: list[MessageIn]) -> Messages:
     """The internal messages, and for each the index of the wire message it came from
     (None: the system prompt)."""
-    if messages and messages[-1].role == "assistant":
-        last = len(messages) - 1
-        raise UnsupportedParameter(f"messages[{last}]", "(a final assistant turn, to be "
-                                   "continued: prefill) is not supported; end with a user turn")
     out: list[ChatMessage] = []
     origin: list[int | None] = []
     text = system_text(system)

@@ -30,7 +30,7 @@ from openmini.server.anthropic.schemas import (
     ThinkingIn,
 )
 from openmini.server.anthropic.tools import tools_of
-from openmini.types import Request, SamplingParams
+from openmini.types import ChatMessage, Request, SamplingParams
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +89,25 @@ def _converted(body: MessageFields, caps: Capabilities, sampling: SamplingParams
     if tools.specs or tools.choice is not None:
         request = replace(request, tools=tools.specs, tool_choice=tools.choice,
                           parallel_tool_calls=tools.parallel)
+    if body.messages and body.messages[-1].role == "assistant":
+        request = replace(request, continue_final=_prefill(len(body.messages) - 1,
+                                                           messages[-1], caps))
     return Converted(request, origin)
+
+
+def _prefill(index: int, final: ChatMessage, caps: Capabilities) -> bool:
+    """A final assistant turn: Anthropic's prefill, which the model continues."""
+    param = f"messages[{index}]"
+    if final.role != "assistant" or final.tool_calls or not final.content:
+        raise InvalidRequest("A final assistant turn (prefill) must hold text only.",
+                             param=param)
+    if final.content != final.content.rstrip():
+        raise InvalidRequest("final assistant content cannot end with trailing whitespace",
+                             param=param)
+    if not caps.prefill:
+        raise UnsupportedParameter(param, "(a final assistant turn, to be continued: prefill) "
+                                   "is not supported by this model")
+    return True
 
 
 def thinking_spec(thinking: ThinkingIn | None, max_tokens: int | None,
