@@ -109,17 +109,19 @@ class EngineError(OpenMiniError):
     retryable = True
 
 
-UpstreamKind = str  # "connect" | "timeout" | "rate_limit" | "server" | "client" | "protocol"
-RETRYABLE_KINDS = frozenset({"connect", "timeout", "rate_limit", "server"})
+# "connect" | "timeout" | "disconnect" | "rate_limit" | "server" | "client" | "protocol"
+UpstreamKind = str
+RETRYABLE_KINDS = frozenset({"connect", "timeout", "disconnect", "rate_limit", "server"})
 
 
 class UpstreamError(OpenMiniError):
     """An upstream provider (router/, backends/openai_compat.py, backends/anthropic.py)
-    failed. `kind` says how: "connect" (no connection), "timeout", "rate_limit" (429),
-    "server" (5xx), "client" (another 4xx: the request itself; its status is passed on),
-    "protocol" (an answer that is not the API's: malformed JSON, a stream that breaks off).
-    Retryable from the kind alone, never from the message text: connect, timeout,
-    rate_limit, server. `retry_after`: seconds, from the upstream's Retry-After."""
+    failed. `kind` says how: "connect" (no connection), "timeout", "disconnect" (the
+    connection broke off mid-answer), "rate_limit" (429), "server" (5xx), "client" (another
+    4xx: the request itself; its status is passed on), "protocol" (an answer that is not the
+    API's: malformed JSON, a stream that ends without its end). Retryable from the kind
+    alone, never from the message text: connect, timeout, disconnect, rate_limit, server.
+    `retry_after`: seconds, from the upstream's Retry-After."""
 
     type = "upstream_error"
 

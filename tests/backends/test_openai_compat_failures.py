@@ -106,7 +106,7 @@ async def test_a_connection_closed_before_any_answer_is_sent_once_more(
     assert len(upstream.requests) == 2
     upstream.script(Reply(0), Reply(0))  # not twice: then it is the upstream's failure
     _, error = await failure(backend, chat())
-    expect(error, "protocol", 502, False)
+    expect(error, "disconnect", 502, True)
     assert len(upstream.requests) == 4
 
 
@@ -180,13 +180,13 @@ async def test_a_hang_mid_stream_times_out_after_events(backend: OpenAICompatBac
     expect(error, "timeout", 504, True)
 
 
-async def test_death_mid_stream_is_a_protocol_error_after_events(
+async def test_death_mid_stream_is_a_retryable_disconnect_after_events(
         backend: OpenAICompatBackend, upstream: ScriptedUpstream) -> None:
     upstream.script(Reply(body=sse(chunk(content="Hel"), chunk(content="lo"), done=False),
                           end=False))
     seen, error = await failure(backend, chat())
     assert "".join(e.text for e in seen if isinstance(e, TextDelta)) == "Hello"
-    expect(error, "protocol", 502, False)
+    expect(error, "disconnect", 502, True)
 
 
 async def test_a_stream_that_ends_without_finish_or_done(backend: OpenAICompatBackend,

@@ -53,13 +53,14 @@ def protocol_error(provider: str, message: str) -> UpstreamError:
 
 def transport_error(provider: str, exc: httpx.TransportError) -> UpstreamError:
     """ConnectError -> connect, timeouts -> timeout, the rest (a connection that broke off
-    mid-answer, a response httpx cannot read) -> protocol."""
+    mid-answer: the upstream died or dropped it) -> disconnect, retryable: the router may
+    move the request, or continue a broken stream, elsewhere (router/recovery.py)."""
     what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     if isinstance(exc, httpx.TimeoutException):
         return upstream_error(provider, "timeout", f"no answer in time ({what})")
     if isinstance(exc, httpx.ConnectError):
         return upstream_error(provider, "connect", f"cannot connect ({what})")
-    return upstream_error(provider, "protocol", f"the answer broke off ({what})")
+    return upstream_error(provider, "disconnect", f"the answer broke off ({what})")
 
 
 def status_error(provider: str, status: int, headers: Mapping[str, str],
