@@ -98,7 +98,7 @@ async def _stream(events: AsyncGenerator[Event, None], encoder: SSEEncoder, send
     # the router has picked the deployment that answers.
     first = await anext(events, None)
     encoder.meta = replace(encoder.meta, model=request.route.deployment or request.model)
-    frames = encoder.encode(first, events)
+    frames = encoder.encode(first, _following(events, encoder, request))
     route = (ROUTE_HEADER.encode(), request.route.header().encode())
     await send({"type": "http.response.start", "status": 200,
                 "headers": [*SSE_HEADERS, route]})
@@ -109,3 +109,17 @@ async def _stream(events: AsyncGenerator[Event, None], encoder: SSEEncoder, send
         await frames.aclose()
     await send({"type": "http.response.body", "body": b"", "more_body": False})
 
+
+
+async def _following(events: AsyncGenerator[Event, None], encoder: SSEEncoder,
+                     request: Request) -> AsyncGenerator[Event, None]:
+    """The events, each chunk's `model` kept on the deployment answering: a stream the
+    router recovered on another deployment (router/recovery.py) says so from the switch."""
+    try:
+        async for event in events:
+            deployment = request.route.deployment
+            if deployment and deployment != encoder.meta.model:
+                encoder.meta = replace(encoder.meta, model=deployment)
+            yield event
+    finally:
+        await events.aclose()
