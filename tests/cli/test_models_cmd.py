@@ -142,3 +142,57 @@ def test_pull_of_an_entry_with_a_projector_prints_both_paths(
     listed = runner.invoke(_app(), ["models", "--cache-dir", str(cache)], env={"COLUMNS": "300"})
     row = next(line for line in listed.output.splitlines() if "│ fakevision " in line)
     assert "native" in row
+
+
+def test_models_with_a_config_lists_what_it_serves_and_health(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import http.server
+    import socket
+    import threading
+
+    class Models(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            ok = self.path == "/v1/models"
+            self.send_response(200 if ok else 404)
+            self.end_headers()
+            self.wfile.write(b'{"data": []}')
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    up = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Models)
+    threading.Thread(target=up.serve_forever, daemon=True).start()
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    config = tmp_path / "c.toml"
+    config.write_text(f'''model = "tiny"
+[[providers]]
+name = "live"
+kind = "openai"
+base_url = "http://127.0.0.1:{up.server_address[1]}/v1"
+models = {{ "remote" = "upstream-id" }}
+
+[[providers]]
+name = "gone"
+kind = "openai"
+base_url = "http://127.0.0.1:{dead}/v1"
+models = {{ "lost" = "x" }}
+
+[[groups]]
+name = "chat"
+members = ["tiny", "remote"]
+''')
+    try:
+        result = runner.invoke(_app(), ["models", "--config", str(config)],
+                               env={"COLUMNS": "300"})
+    finally:
+        up.shutdown()
+    assert result.exit_code == 0, result.output
+    rows = {line.split("│")[1].strip(): line for line in result.output.splitlines()
+            if line.count("│") >= 4}
+    assert "openai:live" in rows["remote"] and "upstream-id" in rows["remote"]
+    assert "up" in rows["remote"].split("│")[4]
+    assert "down: ConnectError" in rows["lost"]
+    assert "group" in rows["chat"] and "tiny, remote" in rows["chat"]
+    assert "local" in rows["tiny"]

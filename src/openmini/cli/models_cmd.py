@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -46,9 +47,23 @@ def _human_size(size: int) -> str:
     return f"{size / 1e9:.3f} GB" if size >= 1e9 else f"{size / 1e6:.0f} MB"
 
 
-def list_models(ctx: typer.Context, cache_dir: CacheDirOption = None) -> None:
-    """List the catalogue: alias, model, size, context length, whether it is assembled."""
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", help="A config file (OPENMINI_CONFIG otherwise): also list "
+                 "every model it serves, with its backend and health."),
+]
+
+
+def list_models(ctx: typer.Context, cache_dir: CacheDirOption = None,
+                config: ConfigOption = None) -> None:
+    """List the catalogue: alias, model, size, context length, whether it is assembled; with
+    a config, every model id it serves (local models, providers' models, groups, auto), its
+    backend and its health (upstreams are asked now)."""
     if ctx.invoked_subcommand is not None:
+        return
+    path = config or os.environ.get("OPENMINI_CONFIG")
+    if path:
+        _served(Path(path), cache_dir)
         return
     directory = cache_dir if cache_dir is not None else default_cache_dir()
     table = Table(title=f"Models (cache: {directory})")
@@ -68,6 +83,26 @@ def list_models(ctx: typer.Context, cache_dir: CacheDirOption = None) -> None:
             "[green]yes[/green]" if present else "no",
             str(cached_path(spec, directory)),
         )
+    Console().print(table)
+
+
+def _served(path: Path, cache_dir: Path | None) -> None:
+    from openmini.config import load_config
+    from openmini.router.inventory import inventory
+
+    try:
+        config = load_config(path)
+    except (ValueError, OSError) as exc:
+        Console(stderr=True).print(f"[red]error:[/red] configuration: {escape(str(exc))}")
+        raise typer.Exit(code=2) from exc
+    table = Table(title=f"Models served by {path}")
+    for column in ("id", "backend", "serves", "health"):
+        table.add_column(column, overflow="fold")
+    for row in inventory(config, cache_dir):
+        colour = "green" if row.health in ("up", "present") else (
+            "red" if row.health.startswith("down") else "")
+        health = f"[{colour}]{escape(row.health)}[/{colour}]" if colour else escape(row.health)
+        table.add_row(row.id, row.backend, escape(row.target), health)
     Console().print(table)
 
 
