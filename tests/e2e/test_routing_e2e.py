@@ -16,6 +16,13 @@ from .conftest import serve
 pytestmark = pytest.mark.model
 
 CONFIG = """
+[[providers]]
+name = "ghost"
+kind = "openai"
+base_url = "http://127.0.0.1:9/v1"
+models = { "ghost" = "nobody" }
+health_interval_s = 0.1
+
 [[groups]]
 name = "chat"
 members = ["tiny"]
@@ -104,3 +111,20 @@ def test_auto_sends_easy_and_hard_requests_apart(base_url: str) -> None:
                 **{"x-openmini-max-latency-ms": "soon"})
     assert bad.status_code == 400
     assert bad.json()["error"]["param"] == "x-openmini-max-latency-ms"
+
+
+def test_a_dead_upstream_is_taken_out_by_health_checks_alone(base_url: str) -> None:
+    """No request has gone to `ghost` (nothing listens on port 9): its health checks open
+    its breaker."""
+    import time
+
+    state = 'openmini_deployment_breaker_state{deployment="ghost",state="open"} 1.0'
+    for _ in range(100):
+        if state in httpx.get(f"{base_url}/metrics").text:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the ghost upstream's breaker never opened")
+    r = httpx.post(f"{base_url}/v1/chat/completions", json={
+        "model": "ghost", "messages": [{"role": "user", "content": "hi"}]}, timeout=30)
+    assert r.status_code == 502 and r.json()["error"]["type"] == "upstream_error"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,9 +34,11 @@ def create_app(config: ServerConfig, backend: Backend | Router) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        health = asyncio.create_task(deployments.run_health_checks())  # upstreams only
         try:
             yield
         finally:
+            health.cancel()
             await deployments.close()
 
     app = FastAPI(title="openmini", version=openmini.__version__, lifespan=lifespan)
