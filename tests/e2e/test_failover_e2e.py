@@ -69,6 +69,12 @@ models = {{ "b" = "tiny" }}
 prefill = true
 health_interval_s = 0.2
 
+[[providers]]
+name = "up-a-messages"
+kind = "anthropic"
+base_url = "{a}"
+models = {{ "a-messages" = "tiny" }}
+
 [[groups]]
 name = "pair"
 members = ["a", "b"]
@@ -81,6 +87,21 @@ backoff_s = 0.01
 def chat(url: str, stream: bool = False, max_tokens: int = 48) -> dict[str, Any]:
     return {"model": "pair", "max_tokens": max_tokens, "temperature": 0, "stream": stream,
             "messages": [{"role": "user", "content": "Write a long story about a cat."}]}
+
+
+def test_an_anthropic_kind_upstream_answers_through_the_openai_edge(
+        gateway: str, upstreams: list[tuple[str, int]]) -> None:
+    """kind "anthropic": the request goes up through the other openmini's /v1/messages."""
+    (a, _), _ = upstreams
+    body = {"max_tokens": 8, "temperature": 0,
+            "messages": [{"role": "user", "content": "Say hi."}]}
+    ours = httpx.post(f"{gateway}/v1/chat/completions", json={**body, "model": "a-messages"},
+                      timeout=120)
+    theirs = httpx.post(f"{a}/v1/chat/completions", json={**body, "model": "tiny"},
+                        timeout=120)
+    assert ours.status_code == 200 and ours.json()["model"] == "a-messages"
+    assert ours.json()["choices"][0]["message"]["content"] == \
+        theirs.json()["choices"][0]["message"]["content"]
 
 
 def test_killing_an_upstream_fails_no_request_and_recovers_the_stream(
