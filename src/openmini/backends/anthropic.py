@@ -25,12 +25,13 @@ from openmini.backends.anthropic_wire import (
     request_json,
     tools_stage_on,
 )
-from openmini.backends.base import BackendStats, Capabilities
+from openmini.backends.base import Capabilities
+from openmini.backends.upstream_base import UpstreamBackend
 from openmini.backends.upstream_errors import protocol_error
 from openmini.backends.upstream_http import open_stream, parse_json, post_json
 from openmini.backends.upstream_images import encode_images
 from openmini.backends.upstream_sse import sse_events
-from openmini.errors import DeadlineExceeded, ModelNotFound
+from openmini.errors import DeadlineExceeded
 from openmini.types import Event, Request
 
 API_VERSION = "2023-06-01"
@@ -40,7 +41,9 @@ DEFAULT_CAPABILITIES = Capabilities(completions=False, logprobs=False, max_n=1,
                                     token_hooks=False, vision=None, prefill=True)
 
 
-class AnthropicBackend:
+class AnthropicBackend(UpstreamBackend):
+    health_path = "/v1/models"
+
     def __init__(self, name: str, base_url: str, models: dict[str, str], *,
                  api_key: str | None = None, timeout_s: float = 60.0,
                  capabilities: Capabilities | None = None,
@@ -49,29 +52,12 @@ class AnthropicBackend:
         the anthropic SDK takes it (`https://api.anthropic.com`, no `/v1`). `timeout_s`
         bounds connecting and each wait for data. Whatever `capabilities` declare, the API
         has no raw completions, logprobs, n or token hooks: those are off."""
-        if not models:
-            raise ValueError(f"provider {name!r}: no models")
-        self.name = name
-        self.base_url = base_url.rstrip("/")
-        self.models = dict(models)
-        self.capabilities = replace(capabilities or DEFAULT_CAPABILITIES, completions=False,
-                                    logprobs=False, max_n=1, token_hooks=False)
-        self._headers = {"anthropic-version": API_VERSION}
-        if api_key:
-            self._headers["x-api-key"] = api_key
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(timeout_s),
-                                                   limits=httpx.Limits(keepalive_expiry=30))
-        self._running = 0
-
-    def model_ids(self) -> list[str]:
-        return list(self.models)
-
-    def _upstream_model(self, model: str) -> str:
-        try:
-            return self.models[model]
-        except KeyError:
-            raise ModelNotFound(model) from None
+        headers = {"anthropic-version": API_VERSION, **({"x-api-key": api_key} if api_key
+                                                         else {})}
+        super().__init__(name, base_url, models, timeout_s=timeout_s, client=client,
+                         headers=headers, capabilities=replace(
+                             capabilities or DEFAULT_CAPABILITIES, completions=False,
+                             logprobs=False, max_n=1, token_hooks=False))
 
     async def generate(self, request: Request) -> AsyncIterator[Event]:
         upstream = self._upstream_model(request.model)
@@ -114,20 +100,3 @@ class AnthropicBackend:
             raise protocol_error(self.name, "/v1/messages/count_tokens answered no "
                                  "input_tokens")
         return tokens
-
-    async def health(self) -> bool:
-        """Whether the upstream answers `GET {base_url}/v1/models` with a 200 within 2 s
-        (the router's periodic check)."""
-        try:
-            response = await self._client.get(self.base_url + "/v1/models",
-                                              headers=self._headers, timeout=2.0)
-        except httpx.HTTPError:
-            return False
-        return response.status_code == 200
-
-    def stats(self) -> BackendStats:
-        return BackendStats(running=self._running)
-
-    async def close(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()

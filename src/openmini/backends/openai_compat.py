@@ -17,14 +17,15 @@ from typing import Any
 
 import httpx
 
-from openmini.backends.base import BackendStats, Capabilities
+from openmini.backends.base import Capabilities
 from openmini.backends.openai_stream import ChunkReader
 from openmini.backends.openai_wire import check_request, messages_json, request_json, tools_json
+from openmini.backends.upstream_base import UpstreamBackend
 from openmini.backends.upstream_errors import protocol_error
 from openmini.backends.upstream_http import open_stream, parse_json, post_json
 from openmini.backends.upstream_images import encode_images
 from openmini.backends.upstream_sse import sse_events
-from openmini.errors import DeadlineExceeded, ModelNotFound, UnsupportedParameter, UpstreamError
+from openmini.errors import DeadlineExceeded, UnsupportedParameter, UpstreamError
 from openmini.types import Event, Request
 
 # what an upstream is assumed to do unless its provider table says more
@@ -33,7 +34,7 @@ DEFAULT_CAPABILITIES = Capabilities(logprobs=True, max_n=1, context_length=32768
 NOT_FOUND = (404, 405)  # an endpoint the upstream does not have
 
 
-class OpenAICompatBackend:
+class OpenAICompatBackend(UpstreamBackend):
     def __init__(self, name: str, base_url: str, models: dict[str, str], *,
                  api_key: str | None = None, timeout_s: float = 60.0,
                  capabilities: Capabilities | None = None, enforces_json_schema: bool = False,
@@ -41,28 +42,11 @@ class OpenAICompatBackend:
         """`models`: the ids we expose -> the upstream's ids. `base_url` as the OpenAI SDK
         takes it (`http://host:8000/v1`). `timeout_s` bounds connecting and each wait for
         data (a stream may run longer, as long as it keeps sending)."""
-        if not models:
-            raise ValueError(f"provider {name!r}: no models")
-        self.name = name
-        self.base_url = base_url.rstrip("/")
-        self.models = dict(models)
-        self.capabilities = capabilities or DEFAULT_CAPABILITIES
+        super().__init__(name, base_url, models, capabilities=capabilities or
+                         DEFAULT_CAPABILITIES, timeout_s=timeout_s, client=client,
+                         headers={"Authorization": f"Bearer {api_key}"} if api_key else {})
         self.enforces_json_schema = enforces_json_schema
-        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(timeout_s),
-                                                   limits=httpx.Limits(keepalive_expiry=30))
-        self._running = 0
         self._tokenizer: str | None = None  # "vllm" or "llama.cpp" once seen to answer
-
-    def model_ids(self) -> list[str]:
-        return list(self.models)
-
-    def _upstream_model(self, model: str) -> str:
-        try:
-            return self.models[model]
-        except KeyError:
-            raise ModelNotFound(model) from None
 
     async def generate(self, request: Request) -> AsyncIterator[Event]:
         upstream = self._upstream_model(request.model)
@@ -164,23 +148,6 @@ class OpenAICompatBackend:
                 raise UnsupportedParameter("count_tokens", "is not supported by provider "
                                            f"'{self.name}' (no {path} endpoint)") from None
             raise
-
-    async def health(self) -> bool:
-        """Whether the upstream answers `GET {base_url}/models` with a 200 within 2 s (the
-        router's periodic check, router/router.py run_health_checks)."""
-        try:
-            response = await self._client.get(self.base_url + "/models", headers=self._headers,
-                                              timeout=2.0)
-        except httpx.HTTPError:
-            return False
-        return response.status_code == 200
-
-    def stats(self) -> BackendStats:
-        return BackendStats(running=self._running)
-
-    async def close(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
 
 
 def _tools_stage_on(request: Request) -> bool:

@@ -17,6 +17,8 @@ from pathlib import Path
 import gguf
 import numpy as np
 
+from .projector import Weights, write_clip
+
 SIGLIP_MEAN = (0.5, 0.5, 0.5)
 SIGLIP_STD = (0.5, 0.5, 0.5)
 
@@ -28,62 +30,22 @@ def make_gemma3_projector(path: Path, n_embd: int = 896, image_size: int = 224,
     side = image_size // patch
     if image_size % patch or side % pool:
         raise ValueError("the patch grid must divide by the pool")
-    rng = np.random.default_rng(seed)
-    n_ff = 4 * width
-
-    def linear(n_out: int, n_in: int, scale: float = 1.0) -> np.ndarray:
-        return (scale * rng.standard_normal((n_out, n_in)) / np.sqrt(n_in)).astype(np.float32)
-
-    def vec(n: int, scale: float = 0.02, base: float = 0.0) -> np.ndarray:
-        return (base + scale * rng.standard_normal(n)).astype(np.float32)
-
-    tensors: dict[str, np.ndarray] = {
-        "v.patch_embd.weight": (rng.standard_normal((width, 3, patch, patch))
-                                / np.sqrt(3 * patch * patch)).astype(np.float32),
-        "v.patch_embd.bias": vec(width),
-        "v.position_embd.weight": (0.02 * rng.standard_normal((side * side, width))
+    r = Weights(seed)
+    tensors = {
+        "v.patch_embd.weight": r.conv(width, patch, 3 * patch * patch),
+        "v.patch_embd.bias": r.vec(width),
+        "v.position_embd.weight": (0.02 * r.rng.standard_normal((side * side, width))
                                    ).astype(np.float32),
+        **r.layers(width, 4 * width, layers),
+        "v.post_ln.weight": r.vec(width, base=1.0),
+        "v.post_ln.bias": r.vec(width),
+        "mm.soft_emb_norm.weight": r.vec(width, base=1.0),
+        # (width, n_embd) in numpy order: clip.cpp multiplies by its transpose. Scaled so
+        # the rows land near the size of the text model's token embeddings.
+        "mm.input_projection.weight": r.linear(width, n_embd, scale=0.05),
     }
-    for i in range(layers):
-        b = f"v.blk.{i}"
-        for ln in ("ln1", "ln2"):
-            tensors[f"{b}.{ln}.weight"] = vec(width, base=1.0)
-            tensors[f"{b}.{ln}.bias"] = vec(width)
-        for name in ("attn_q", "attn_k", "attn_v", "attn_out"):
-            tensors[f"{b}.{name}.weight"] = linear(width, width)
-            tensors[f"{b}.{name}.bias"] = vec(width)
-        tensors[f"{b}.ffn_up.weight"] = linear(n_ff, width)
-        tensors[f"{b}.ffn_up.bias"] = vec(n_ff)
-        tensors[f"{b}.ffn_down.weight"] = linear(width, n_ff)
-        tensors[f"{b}.ffn_down.bias"] = vec(width)
-    tensors["v.post_ln.weight"] = vec(width, base=1.0)
-    tensors["v.post_ln.bias"] = vec(width)
-    tensors["mm.soft_emb_norm.weight"] = vec(width, base=1.0)
-    # (width, n_embd) in numpy order: clip.cpp multiplies by its transpose. Scaled so the rows
-    # land near the size of the text model's token embeddings.
-    tensors["mm.input_projection.weight"] = linear(width, n_embd, scale=0.05)
-
-    w = gguf.GGUFWriter(str(path), "clip")
-    w.add_name(f"openmini test gemma3 projector (random, seed {seed})")
-    w.add_file_type(gguf.LlamaFileType.ALL_F32)
-    w.add_clip_projector_type(gguf.VisionProjectorType.GEMMA3)
-    w.add_clip_has_vision_encoder(True)
-    w.add_vision_embedding_length(width)
-    w.add_vision_head_count(max(1, width // 32))
-    w.add_vision_feed_forward_length(n_ff)
-    w.add_vision_block_count(layers)
-    w.add_vision_projection_dim(n_embd)
-    w.add_vision_attention_layernorm_eps(1e-6)
-    w.add_vision_image_size(image_size)
-    w.add_vision_patch_size(patch)
-    w.add_vision_image_mean(list(SIGLIP_MEAN))
-    w.add_vision_image_std(list(SIGLIP_STD))
-    w.add_vision_use_gelu(True)
-    w.add_vision_projector_scale_factor(pool)
-    for name, data in tensors.items():
-        w.add_tensor(name, data)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    return path
+    return write_clip(path, f"openmini test gemma3 projector (random, seed {seed})",
+                      gguf.VisionProjectorType.GEMMA3, tensors, width=width, layers=layers,
+                      n_embd=n_embd, image_size=image_size, patch=patch, mean=SIGLIP_MEAN,
+                      std=SIGLIP_STD, eps=1e-6, use_gelu=True,
+                      more=lambda w: w.add_vision_projector_scale_factor(pool))

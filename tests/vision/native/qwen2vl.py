@@ -18,9 +18,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import gguf
-import numpy as np
 
 from openmini.models import resolve_model
+
+from .projector import Weights, write_clip
 
 QWEN_MEAN = (0.48145466, 0.4578275, 0.40821073)
 QWEN_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -59,61 +60,20 @@ def make_qwen2vl_projector(path: Path, n_embd: int = 896, patch: int = 14, width
                            layers: int = 2, seed: int = 0) -> Path:
     """Write a random `qwen2vl_merger` projector to `path` (the same bytes for the same
     arguments). `n_embd` must equal the text model's embedding width."""
-    rng = np.random.default_rng(seed)
-    n_ff = 4 * width
-
-    def linear(n_out: int, n_in: int, scale: float = 1.0) -> np.ndarray:
-        return (scale * rng.standard_normal((n_out, n_in)) / np.sqrt(n_in)).astype(np.float32)
-
-    def vec(n: int, scale: float = 0.02, base: float = 0.0) -> np.ndarray:
-        return (base + scale * rng.standard_normal(n)).astype(np.float32)
-
-    def conv() -> np.ndarray:
-        return (rng.standard_normal((width, 3, patch, patch))
-                / np.sqrt(6 * patch * patch)).astype(np.float32)
-
-    tensors: dict[str, np.ndarray] = {"v.patch_embd.weight": conv(),
-                                      "v.patch_embd.weight.1": conv()}
-    for i in range(layers):
-        b = f"v.blk.{i}"
-        for ln in ("ln1", "ln2"):
-            tensors[f"{b}.{ln}.weight"] = vec(width, base=1.0)
-            tensors[f"{b}.{ln}.bias"] = vec(width)
-        for name in ("attn_q", "attn_k", "attn_v", "attn_out"):
-            tensors[f"{b}.{name}.weight"] = linear(width, width)
-            tensors[f"{b}.{name}.bias"] = vec(width)
-        tensors[f"{b}.ffn_up.weight"] = linear(n_ff, width)
-        tensors[f"{b}.ffn_up.bias"] = vec(n_ff)
-        tensors[f"{b}.ffn_down.weight"] = linear(width, n_ff)
-        tensors[f"{b}.ffn_down.bias"] = vec(width)
-    tensors["v.post_ln.weight"] = vec(width, base=1.0)
-    tensors["v.post_ln.bias"] = vec(width)
-    tensors["mm.0.weight"] = linear(4 * width, 4 * width)
-    tensors["mm.0.bias"] = vec(4 * width)
-    # Scaled so the image rows land near the size of the text model's token embeddings.
-    tensors["mm.2.weight"] = linear(n_embd, 4 * width, scale=0.05)
-    tensors["mm.2.bias"] = vec(n_embd, scale=0.001)
-
-    w = gguf.GGUFWriter(str(path), "clip")
-    w.add_name(f"openmini test qwen2vl projector (random, seed {seed})")
-    w.add_file_type(gguf.LlamaFileType.ALL_F32)
-    w.add_clip_projector_type(gguf.VisionProjectorType.QWEN2VL)
-    w.add_clip_has_vision_encoder(True)
-    w.add_vision_embedding_length(width)
-    w.add_vision_head_count(max(1, width // 32))
-    w.add_vision_feed_forward_length(n_ff)
-    w.add_vision_block_count(layers)
-    w.add_vision_projection_dim(n_embd)
-    w.add_vision_attention_layernorm_eps(1e-6)
-    w.add_vision_image_size(224)
-    w.add_vision_patch_size(patch)
-    w.add_vision_image_mean(list(QWEN_MEAN))
-    w.add_vision_image_std(list(QWEN_STD))
-    w.add_vision_use_gelu(False)  # Qwen2-VL's encoder MLP: quick GELU
-    for name, data in tensors.items():
-        w.add_tensor(name, data)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    return path
+    r = Weights(seed)
+    tensors = {
+        "v.patch_embd.weight": r.conv(width, patch, 6 * patch * patch),
+        "v.patch_embd.weight.1": r.conv(width, patch, 6 * patch * patch),
+        **r.layers(width, 4 * width, layers),
+        "v.post_ln.weight": r.vec(width, base=1.0),
+        "v.post_ln.bias": r.vec(width),
+        "mm.0.weight": r.linear(4 * width, 4 * width),
+        "mm.0.bias": r.vec(4 * width),
+        # Scaled so the image rows land near the size of the text model's token embeddings.
+        "mm.2.weight": r.linear(n_embd, 4 * width, scale=0.05),
+        "mm.2.bias": r.vec(n_embd, scale=0.001),
+    }
+    return write_clip(path, f"openmini test qwen2vl projector (random, seed {seed})",
+                      gguf.VisionProjectorType.QWEN2VL, tensors, width=width, layers=layers,
+                      n_embd=n_embd, image_size=224, patch=patch, mean=QWEN_MEAN, std=QWEN_STD,
+                      eps=1e-6, use_gelu=False)  # Qwen2-VL's encoder MLP: quick GELU
