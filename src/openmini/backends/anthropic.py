@@ -1,7 +1,7 @@
 """A backend for Anthropic's Messages API: Anthropic itself, or any server that speaks it,
 such as another openmini's `/v1/messages` (docs/providers.md, kind "anthropic").
 
-One pooled `httpx.AsyncClient` (keep-alive) per backend; every request is streamed upstream
+One pooled aiohttp session (keep-alive) per backend; every request is streamed upstream
 (`stream: true`) whatever the caller asked, so the first token is passed on as soon as it
 arrives. The request body is built in anthropic_wire.py (what the API cannot be asked for is
 refused by name there), the events read in anthropic_stream.py, failures normalised into
@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
-import httpx
+import aiohttp
 
 from openmini.backends.anthropic_stream import EventReader
 from openmini.backends.anthropic_wire import (
@@ -47,14 +47,14 @@ class AnthropicBackend(UpstreamBackend):
     def __init__(self, name: str, base_url: str, models: dict[str, str], *,
                  api_key: str | None = None, timeout_s: float = 60.0,
                  capabilities: Capabilities | None = None,
-                 client: httpx.AsyncClient | None = None):
+                 session: aiohttp.ClientSession | None = None):
         """`models`: the ids we expose -> the upstream's ids. `base_url`: the API root as
         the anthropic SDK takes it (`https://api.anthropic.com`, no `/v1`). `timeout_s`
         bounds connecting and each wait for data. Whatever `capabilities` declare, the API
         has no raw completions, logprobs, n or token hooks: those are off."""
         headers = {"anthropic-version": API_VERSION, **({"x-api-key": api_key} if api_key
                                                          else {})}
-        super().__init__(name, base_url, models, timeout_s=timeout_s, client=client,
+        super().__init__(name, base_url, models, timeout_s=timeout_s, session=session,
                          headers=headers, capabilities=replace(
                              capabilities or DEFAULT_CAPABILITIES, completions=False,
                              logprobs=False, max_n=1, token_hooks=False))
@@ -71,9 +71,9 @@ class AnthropicBackend(UpstreamBackend):
         started = time.monotonic()
         self._running += 1
         try:
-            async with open_stream(self._client, self.base_url + "/v1/messages", body,
+            async with open_stream(self._session, self.base_url + "/v1/messages", body,
                                    self._request_headers(request), self.name) as response:
-                async for sse in sse_events(response.aiter_lines()):
+                async for sse in sse_events(response.lines()):
                     if reader.stopped:  # read to the end: the connection goes back to the pool
                         continue
                     for event in reader.feed(sse.event, parse_json(self.name, sse.data)):
@@ -93,7 +93,7 @@ class AnthropicBackend(UpstreamBackend):
         upstream = self._upstream_model(request.model)
         images = await encode_images(request.messages or ())
         body = count_json(request, upstream, images, self.capabilities)
-        answer = await post_json(self._client, self.base_url + "/v1/messages/count_tokens",
+        answer = await post_json(self._session, self.base_url + "/v1/messages/count_tokens",
                                  body, self._headers, self.name)
         tokens = answer.get("input_tokens") if isinstance(answer, dict) else None
         if not isinstance(tokens, int) or isinstance(tokens, bool):

@@ -1,7 +1,7 @@
 """A backend for any OpenAI-compatible server: vLLM, SGLang, llama.cpp's server, another
 openmini, OpenAI itself (docs/providers.md, kind "openai").
 
-One pooled `httpx.AsyncClient` (keep-alive) per backend; every request is streamed upstream
+One pooled aiohttp session (keep-alive) per backend; every request is streamed upstream
 (`stream: true`, usage included) whatever the caller asked, so the first token is passed on
 as soon as it arrives. The request body is built in openai_wire.py (what cannot be asked of
 an upstream is refused by name there), the chunks read in openai_stream.py, failures
@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import aiohttp
 
 from openmini.backends.base import Capabilities
 from openmini.backends.openai_stream import ChunkReader
@@ -38,12 +38,12 @@ class OpenAICompatBackend(UpstreamBackend):
     def __init__(self, name: str, base_url: str, models: dict[str, str], *,
                  api_key: str | None = None, timeout_s: float = 60.0,
                  capabilities: Capabilities | None = None, enforces_json_schema: bool = False,
-                 client: httpx.AsyncClient | None = None):
+                 session: aiohttp.ClientSession | None = None):
         """`models`: the ids we expose -> the upstream's ids. `base_url` as the OpenAI SDK
         takes it (`http://host:8000/v1`). `timeout_s` bounds connecting and each wait for
         data (a stream may run longer, as long as it keeps sending)."""
         super().__init__(name, base_url, models, capabilities=capabilities or
-                         DEFAULT_CAPABILITIES, timeout_s=timeout_s, client=client,
+                         DEFAULT_CAPABILITIES, timeout_s=timeout_s, session=session,
                          headers={"Authorization": f"Bearer {api_key}"} if api_key else {})
         self.enforces_json_schema = enforces_json_schema
         self._tokenizer: str | None = None  # "vllm" or "llama.cpp" once seen to answer
@@ -62,10 +62,10 @@ class OpenAICompatBackend(UpstreamBackend):
         started = time.monotonic()
         self._running += 1
         try:
-            async with open_stream(self._client, self.base_url + path, body,
+            async with open_stream(self._session, self.base_url + path, body,
                                    self._request_headers(request), self.name) as response:
                 saw_done = False
-                async for sse in sse_events(response.aiter_lines()):
+                async for sse in sse_events(response.lines()):
                     if saw_done:  # read to the end: the connection goes back to the pool
                         continue
                     if sse.data.strip() == "[DONE]":
@@ -142,7 +142,7 @@ class OpenAICompatBackend(UpstreamBackend):
         upstream without the endpoint cannot count tokens."""
         root = self.base_url.removesuffix("/v1")
         try:
-            return await post_json(self._client, root + path, body, self._headers, self.name)
+            return await post_json(self._session, root + path, body, self._headers, self.name)
         except UpstreamError as exc:
             if exc.kind == "client" and exc.status in NOT_FOUND:
                 raise UnsupportedParameter("count_tokens", "is not supported by provider "

@@ -3,15 +3,16 @@ status alone (never from the message text), for every upstream backend.
 
 | what happened                                   | kind       | retryable | status given  |
 |-------------------------------------------------|------------|-----------|---------------|
-| httpx.ConnectError (refused, DNS, TLS)          | connect    | yes       | 502           |
-| any httpx timeout (connect, read, write, pool)  | timeout    | yes       | 504           |
+| no connection (refused, DNS, TLS)               | connect    | yes       | 502           |
+| any timeout (connect; a read waiting too long)  | timeout    | yes       | 504           |
 | HTTP 408                                        | timeout    | yes       | 504           |
 | HTTP 429 (`retry_after` from Retry-After)       | rate_limit | yes       | 429           |
 | HTTP 5xx (`retry_after` when it sends one)      | server     | yes       | 502           |
 | HTTP 401, 403 (our key, not the caller's)       | client     | no        | 502           |
 | another HTTP 4xx                                | client     | no        | the same      |
-| other transport errors (a body cut off), a     | protocol   | no        | 502           |
-| status that is not 2xx/4xx/5xx, malformed data  |            |           |               |
+| the connection broke off mid-answer             | disconnect | yes       | 502           |
+| an answer that is not HTTP, a status that is    | protocol   | no        | 502           |
+| not 2xx/4xx/5xx, malformed data                 |            |           |               |
 
 A client error keeps the upstream's message, `param` and `code`, as an
 `invalid_request_error`.
@@ -19,6 +20,7 @@ A client error keeps the upstream's message, `param` and `code`, as an
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import time
@@ -26,7 +28,7 @@ from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import httpx
+import aiohttp
 
 from openmini.errors import UpstreamError
 
@@ -51,15 +53,18 @@ def protocol_error(provider: str, message: str) -> UpstreamError:
     return upstream_error(provider, "protocol", message)
 
 
-def transport_error(provider: str, exc: httpx.TransportError) -> UpstreamError:
-    """ConnectError -> connect, timeouts -> timeout, the rest (a connection that broke off
-    mid-answer: the upstream died or dropped it) -> disconnect, retryable: the router may
-    move the request, or continue a broken stream, elsewhere (router/recovery.py)."""
+def transport_error(provider: str, exc: BaseException) -> UpstreamError:
+    """No connection (refused, DNS, TLS) -> connect, timeouts -> timeout, an answer that is
+    not HTTP -> protocol, the rest (a connection that broke off mid-answer: the upstream
+    died or dropped it) -> disconnect, retryable: the router may move the request, or
+    continue a broken stream, elsewhere (router/recovery.py)."""
     what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
         return upstream_error(provider, "timeout", f"no answer in time ({what})")
-    if isinstance(exc, httpx.ConnectError):
+    if isinstance(exc, aiohttp.ClientConnectorError):
         return upstream_error(provider, "connect", f"cannot connect ({what})")
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return upstream_error(provider, "protocol", f"the answer is not HTTP ({what})")
     return upstream_error(provider, "disconnect", f"the answer broke off ({what})")
 
 

@@ -21,7 +21,7 @@ class SSEEvent:
 
 
 async def sse_events(lines: AsyncIterable[str]) -> AsyncIterator[SSEEvent]:
-    """The events in a stream of lines (`httpx.Response.aiter_lines()`)."""
+    """The events in a stream of lines (upstream_http.Stream.lines())."""
     data: list[str] = []
     event, event_id = "", None
     async for line in lines:
