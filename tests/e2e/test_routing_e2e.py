@@ -100,11 +100,13 @@ def test_metrics_count_each_deployment(base_url: str) -> None:
 def test_auto_sends_easy_and_hard_requests_apart(base_url: str) -> None:
     def route(body: dict[str, object], **headers: str) -> httpx.Response:
         return httpx.post(f"{base_url}/v1/chat/completions", headers=headers, timeout=120,
-                          json={"model": "auto", "max_tokens": 2, **body})
+                          json={"model": "auto", "max_tokens": 100, **body})
 
     easy = route({"messages": [{"role": "user", "content": "hi"}]})
     assert easy.json()["model"] == "tiny"
     assert easy.headers["x-openmini-route"] == "deployment=tiny; reason=auto:easy"
+    short = route({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 8})
+    assert short.headers["x-openmini-route"] == "deployment=fast; reason=auto:short"
     hard = route({"messages": [{"role": "user", "content": "x " * 150}]})
     assert hard.headers["x-openmini-route"] == "deployment=fast; reason=auto:long"
     bad = route({"messages": [{"role": "user", "content": "hi"}]},
@@ -128,3 +130,16 @@ def test_a_dead_upstream_is_taken_out_by_health_checks_alone(base_url: str) -> N
     r = httpx.post(f"{base_url}/v1/chat/completions", json={
         "model": "ghost", "messages": [{"role": "user", "content": "hi"}]}, timeout=30)
     assert r.status_code == 502 and r.json()["error"]["type"] == "upstream_error"
+
+
+def test_the_anthropic_edge_says_where_it_went_too(base_url: str) -> None:
+    body = {"model": "chat", "max_tokens": 4,
+            "messages": [{"role": "user", "content": "Say hi."}]}
+    r = httpx.post(f"{base_url}/v1/messages", json=body, timeout=120)
+    assert r.status_code == 200 and r.json()["model"] == "tiny"
+    assert r.headers["x-openmini-route"] == "group=chat; deployment=tiny; reason=primary"
+    with httpx.stream("POST", f"{base_url}/v1/messages", json={**body, "stream": True},
+                      timeout=120) as s:
+        assert s.headers["x-openmini-route"].startswith("group=chat; deployment=tiny")
+        start = next(line for line in s.iter_lines() if line.startswith("data: "))
+    assert '"model": "tiny"' in start or '"model":"tiny"' in start

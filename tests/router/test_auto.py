@@ -12,7 +12,7 @@ from openmini.reasoning import reasoning_spec
 from openmini.router import Router
 from openmini.router.auto import Features, RulePolicy, load_policy
 from openmini.tools.spec import ToolSpec
-from openmini.types import ChatMessage, Request
+from openmini.types import ChatMessage, Request, SamplingParams
 
 from .scripted import Scripted
 
@@ -34,6 +34,9 @@ def tool(i: int) -> ToolSpec:
      "schema"),
     (ask("x" * 7000), "long"),
     (ask(max_latency_ms=500.0, reasoning=reasoning_spec("high", None)), "latency"),
+    (ask(sampling=SamplingParams(max_tokens=48)), "short"),
+    (ask(sampling=SamplingParams(max_tokens=200)), "easy"),
+    (ask(sampling=SamplingParams(max_tokens=48), tools=(tool(0),)), "easy"),
 ])
 def test_the_rules_in_order(request_: Request, rule: str) -> None:
     target, name = RulePolicy().choose(Features.of(request_), ["fast", "default"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncGenerator
+from dataclasses import replace
 
 from fastapi import APIRouter
 from starlette.requests import Request
@@ -22,9 +23,10 @@ from openmini.server.anthropic.responses import message_body, new_message_id
 from openmini.server.anthropic.schemas import CountTokensRequest, MessagesRequest
 from openmini.server.anthropic.stream import MessageStream
 from openmini.server.disconnect import ClientDisconnected, WatchedResponse, run_until_disconnect
-from openmini.server.generate import SSE_HEADERS
+from openmini.server.generate import ROUTE_HEADER, SSE_HEADERS, latency_budget
 from openmini.server.metrics import metered
 from openmini.types import Event
+from openmini.types import Request as InternalRequest
 
 router = APIRouter()
 
@@ -49,17 +51,25 @@ async def count_message_tokens(body: CountTokensRequest, http: Request) -> JSONR
 
 async def respond(http: Request, converted: Converted) -> Response:
     state, request = http.app.state, converted.request
+    budget = latency_budget(http)
+    if budget is not None:
+        request = replace(request, max_latency_ms=budget)
     events = metered(state.pipeline.run(request), state.metrics, time.perf_counter())
     if request.stream:
-        encoder = MessageStream(request.request_id, request.model, request.sampling.stop)
         return WatchedResponse(
-            lambda scope, receive, send: _stream(events, encoder, converted, send))
+            lambda scope, receive, send: _stream(events, request, converted, send))
     try:
         completion = await run_until_disconnect(http.receive, _collect(events, converted))
     except ClientDisconnected:
         return Response(status_code=499)
     timing = f"engine;dur={completion.engine_seconds * 1000:.3f}"
-    return JSONResponse(message_body(completion, request), headers={"Server-Timing": timing})
+    return JSONResponse(message_body(completion, _answered(request)), headers={
+        "Server-Timing": timing, ROUTE_HEADER: request.route.header()})
+
+
+def _answered(request: InternalRequest) -> InternalRequest:
+    """`model`: the deployment that answered (router/), as on the OpenAI edge."""
+    return replace(request, model=request.route.deployment or request.model)
 
 
 async def _collect(events: AsyncGenerator[Event, None], converted: Converted) -> Completion:
@@ -71,16 +81,21 @@ async def _collect(events: AsyncGenerator[Event, None], converted: Converted) ->
         await events.aclose()
 
 
-async def _stream(events: AsyncGenerator[Event, None], encoder: MessageStream,
+async def _stream(events: AsyncGenerator[Event, None], request: InternalRequest,
                   converted: Converted, send: Send) -> None:
     # The first event is awaited before the status line, so errors raised before any output
-    # (unknown model, a refused image, overloaded, prompt too long) are still HTTP errors.
+    # (unknown model, a refused image, overloaded, prompt too long) are still HTTP errors;
+    # by then the router has picked the deployment that answers.
     try:
         first = await anext(events, None)
     except OpenMiniError as exc:
         raise converted.wire_error(exc) from None
+    shown = _answered(request)
+    encoder = MessageStream(request.request_id, shown.model, request.sampling.stop)
     frames = encoder.encode(first, events)
-    await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+    route = (ROUTE_HEADER.encode(), request.route.header().encode())
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [*SSE_HEADERS, route]})
     try:
         async for data in frames:
             await send({"type": "http.response.body", "body": data, "more_body": True})
