@@ -4,16 +4,13 @@ streaming as the server answers them itself, and count_tokens through its /apply
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-from types import ModuleType
 
 import httpx
 import pytest
 import pytest_asyncio
 
+from bench_peers import bench_common
 from openmini.backends.openai_compat import OpenAICompatBackend
 from openmini.models import resolve_model
 from openmini.pipeline import collect
@@ -23,15 +20,6 @@ pytestmark = pytest.mark.model
 
 MESSAGES = (ChatMessage("system", "Be brief."), ChatMessage("user", "Name three colours."))
 
-
-def bench_common() -> ModuleType:
-    path = Path(__file__).parents[2] / "bench" / "common.py"
-    spec = importlib.util.spec_from_file_location("bench_common_for_tests", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")

@@ -5,18 +5,15 @@ reasoning, tools round trip, model id translation, upstream 4xx, cancellation.""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
 
+from bench_peers import bench_common
 from openmini.backends.base import Capabilities
 from openmini.backends.openai_compat import OpenAICompatBackend
 from openmini.errors import UnsupportedParameter, UpstreamError
@@ -40,15 +37,6 @@ WEATHER = ToolSpec("get_weather", "Get the current weather in a city.",
                    {"type": "object", "properties": {"city": {"type": "string"}},
                     "required": ["city"]})
 
-
-def bench_common() -> ModuleType:
-    path = Path(__file__).parents[2] / "bench" / "common.py"
-    spec = importlib.util.spec_from_file_location("bench_common_for_tests", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")

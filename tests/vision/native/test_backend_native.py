@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import importlib.util
 import io
-import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
 import pytest
 from PIL import Image
 
+from bench_peers import bench_common
 from openmini.backends.local import LocalBackend
 from openmini.config import EngineConfig, ServerConfig
 from openmini.errors import ModelAssemblyError
@@ -170,15 +168,6 @@ def test_a_projector_of_another_width_is_refused_at_load(tmp_path: Path) -> None
         LocalBackend(EngineConfig(model="fast", threads=2, parallel=1, ctx_size=512,
                                   prefix_cache_tokens=0, mmproj=str(bad)))
 
-
-def bench_common() -> ModuleType:
-    path = Path(__file__).parents[3] / "bench" / "common.py"
-    spec = importlib.util.spec_from_file_location("bench_common_for_tests", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 async def test_greedy_text_equals_llama_cpp_server(backend: LocalBackend, pipeline: Pipeline,
