@@ -79,9 +79,14 @@ async def respond(http: HTTPRequest, request: Request, api: Api, stream: bool,
     except ClientDisconnected:
         return Response(status_code=499)
     timing = f"engine;dur={completion.engine_seconds * 1000:.3f}"
-    meta = replace(meta, model=request.route.deployment or request.model)
+    meta = replace(meta, model=answered_by(request))
     return JSONResponse(api.body(completion, meta), headers={
         "Server-Timing": timing, ROUTE_HEADER: request.route.header()})
+
+
+def answered_by(request: Request) -> str:
+    """The `model` a response shows: the deployment the router sent it to (router/)."""
+    return request.route.deployment or request.model
 
 
 async def _collect(events: AsyncGenerator[Event, None], n: int) -> Completion:
@@ -97,8 +102,12 @@ async def _stream(events: AsyncGenerator[Event, None], encoder: SSEEncoder, send
     # output (overloaded, unknown model, prompt too long) still become HTTP errors; by then
     # the router has picked the deployment that answers.
     first = await anext(events, None)
-    encoder.meta = replace(encoder.meta, model=request.route.deployment or request.model)
-    frames = encoder.encode(first, _following(events, encoder, request))
+    encoder.meta = replace(encoder.meta, model=answered_by(request))
+    await send_sse(send, encoder.encode(first, _following(events, encoder, request)), request)
+
+
+async def send_sse(send: Send, frames: AsyncGenerator[bytes, None], request: Request) -> None:
+    """An SSE response: the status line (with where the request went), then `frames`."""
     route = (ROUTE_HEADER.encode(), request.route.header().encode())
     await send({"type": "http.response.start", "status": 200,
                 "headers": [*SSE_HEADERS, route]})
@@ -108,8 +117,6 @@ async def _stream(events: AsyncGenerator[Event, None], encoder: SSEEncoder, send
     finally:
         await frames.aclose()
     await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-
 
 async def _following(events: AsyncGenerator[Event, None], encoder: SSEEncoder,
                      request: Request) -> AsyncGenerator[Event, None]:

@@ -23,7 +23,7 @@ from openmini.server.anthropic.responses import message_body, new_message_id
 from openmini.server.anthropic.schemas import CountTokensRequest, MessagesRequest
 from openmini.server.anthropic.stream import MessageStream
 from openmini.server.disconnect import ClientDisconnected, WatchedResponse, run_until_disconnect
-from openmini.server.generate import ROUTE_HEADER, SSE_HEADERS, latency_budget
+from openmini.server.generate import ROUTE_HEADER, answered_by, latency_budget, send_sse
 from openmini.server.metrics import metered
 from openmini.types import Event
 from openmini.types import Request as InternalRequest
@@ -63,13 +63,9 @@ async def respond(http: Request, converted: Converted) -> Response:
     except ClientDisconnected:
         return Response(status_code=499)
     timing = f"engine;dur={completion.engine_seconds * 1000:.3f}"
-    return JSONResponse(message_body(completion, _answered(request)), headers={
+    shown = replace(request, model=answered_by(request))
+    return JSONResponse(message_body(completion, shown), headers={
         "Server-Timing": timing, ROUTE_HEADER: request.route.header()})
-
-
-def _answered(request: InternalRequest) -> InternalRequest:
-    """`model`: the deployment that answered (router/), as on the OpenAI edge."""
-    return replace(request, model=request.route.deployment or request.model)
 
 
 async def _collect(events: AsyncGenerator[Event, None], converted: Converted) -> Completion:
@@ -90,15 +86,5 @@ async def _stream(events: AsyncGenerator[Event, None], request: InternalRequest,
         first = await anext(events, None)
     except OpenMiniError as exc:
         raise converted.wire_error(exc) from None
-    shown = _answered(request)
-    encoder = MessageStream(request.request_id, shown.model, request.sampling.stop)
-    frames = encoder.encode(first, events)
-    route = (ROUTE_HEADER.encode(), request.route.header().encode())
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [*SSE_HEADERS, route]})
-    try:
-        async for data in frames:
-            await send({"type": "http.response.body", "body": data, "more_body": True})
-    finally:
-        await frames.aclose()
-    await send({"type": "http.response.body", "body": b"", "more_body": False})
+    encoder = MessageStream(request.request_id, answered_by(request), request.sampling.stop)
+    await send_sse(send, encoder.encode(first, events), request)
