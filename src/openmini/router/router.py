@@ -18,6 +18,7 @@ import asyncio
 import random
 import time
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 
 from openmini.backends.base import Backend, BackendStats, Capabilities
 from openmini.errors import (
@@ -252,8 +253,6 @@ class Router:
 
 
 def _to(request: Request, model: str) -> Request:
-    from dataclasses import replace
-
     return request if request.model == model else replace(request, model=model)
 
 
