@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,6 +21,10 @@ import pytest
 
 from openmini.decoding.compiler import GrammarCompiler, tokenizer_for
 from openmini.models import resolve_model
+
+# Files and batches go to the user data directory unless a test names its own (data_dir):
+# never the real one of whoever runs the tests.
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="openmini-tests-data-")
 
 
 @pytest.fixture(scope="session")

@@ -47,8 +47,14 @@ class EngineConfig:
     # A vision projector (mmproj GGUF) for the model: images are then seen natively
     # (engine/vision.py) instead of described as text.
     mmproj: str | None = None
+    # Sequence slots batch lines (background requests) never take: a live request finds one
+    # free at once (docs/batch.md). At least 0, below parallel.
+    live_slots: int = 1
 
     def __post_init__(self) -> None:
+        if not isinstance(self.live_slots, int) or not 0 <= self.live_slots < self.parallel:
+            raise ValueError(f"live_slots must be an integer from 0 to parallel - 1 "
+                             f"({self.parallel - 1}), not {self.live_slots!r}")
         if self.flash_attn not in FLASH_ATTN:
             raise ValueError(f"flash_attn must be one of {', '.join(FLASH_ATTN)}, "
                              f"not {self.flash_attn!r}")
@@ -95,6 +101,15 @@ class ServerConfig:
     providers: tuple[ProviderConfig, ...] = ()
     groups: tuple[GroupConfig, ...] = ()
     auto: dict[str, Any] = field(default_factory=dict)  # [auto]: model "auto"'s policy
+    # Files and batches (batch/, docs/batch.md): where they are kept (None: the user data
+    # directory), an upload's and a batch input's limits, how long a batch's output and
+    # error files are kept (days; 0: until deleted), and batch lines in flight at once
+    # (0: twice the engine's parallel sequences).
+    data_dir: str | None = None
+    batch_max_lines: int = 50_000
+    batch_max_bytes: int = 200 * 1024 * 1024
+    file_ttl_days: int = 30
+    batch_concurrency: int = 0
     engine: EngineConfig = field(default_factory=EngineConfig)
 
     def __post_init__(self) -> None:
@@ -113,10 +128,20 @@ class ServerConfig:
             if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
                 raise ValueError(f"{name} must be a list of strings, not {value!r}")
             object.__setattr__(self, name, tuple(i.strip() for i in items if i.strip()))
-        for name in ("max_image_bytes", "max_images", "max_image_pixels", "max_body_bytes"):
+        for name in ("file_ttl_days", "batch_concurrency"):
+            number = getattr(self, name)
+            if not isinstance(number, int) or isinstance(number, bool) or number < 0:
+                raise ValueError(f"{name} must be an integer >= 0, not {number!r}")
+        for name in ("max_image_bytes", "max_images", "max_image_pixels", "max_body_bytes",
+                     "batch_max_lines", "batch_max_bytes"):
             number = getattr(self, name)
             if not isinstance(number, int) or isinstance(number, bool) or number < 1:
                 raise ValueError(f"{name} must be a positive integer, not {number!r}")
+
+    def data_path(self) -> Path:
+        """The data directory: files, batches (and what else is kept between runs)."""
+        import platformdirs
+        return Path(self.data_dir or platformdirs.user_data_dir("openmini")).expanduser()
 
 
 _ENGINE_KEYS = {f.name for f in fields(EngineConfig)}

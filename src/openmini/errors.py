@@ -78,6 +78,16 @@ class ModelNotFound(OpenMiniError):
                          code="model_not_found")
 
 
+class NotFound(OpenMiniError):
+    """An object (a file, a batch) that does not exist; `param` names the id's parameter."""
+
+    status = 404
+    type = "invalid_request_error"
+
+    def __init__(self, message: str, *, param: str | None = None, code: str = "not_found"):
+        super().__init__(message, param=param, code=code)
+
+
 class Overloaded(OpenMiniError):
     """The request queue is full; the client should retry after `retry_after` seconds."""
 

@@ -82,6 +82,8 @@ class Request:
     sampling: SamplingParams = field(default_factory=SamplingParams)
     n: int = 1
     priority: int = 0  # lower runs first (vLLM's convention)
+    # a batch line (batch/): queued after every live request, at its batch's priority
+    batch_priority: int | None = None
     deadline: float | None = None  # time.monotonic() by which it must be admitted
     request_id: str = ""
     constraint: Constraint | None = None  # enforced on the output while it is generated

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from openmini.backends.base import BackendStats, Capabilities
 from openmini.backends.local_decision import (
     ToolDecisions,
+    engine_priority,
     tool_fit,
     tool_results_threshold,
     tool_text_threshold,
@@ -67,6 +68,7 @@ class LocalBackend(ToolDecisions):
         n_seq = self.model.settings.n_seq_max
         self.engine = Engine(self.model, EngineSettings(
             parallel=config.parallel,
+            live_slots=config.live_slots,
             batch_size=self.model.settings.n_batch,
             max_queue=config.max_queue,
             prefix_cache_tokens=config.prefix_cache_tokens,
@@ -173,7 +175,7 @@ class LocalBackend(ToolDecisions):
         decided, prompt, images = await self._after_results(request, prompt, images, arrival)
         fields = dict(request_id=request.request_id or uuid.uuid4().hex, prompt=prompt,
                       params=request.sampling, max_tokens=max_tokens, n=request.n,
-                      priority=request.priority, deadline=request.deadline, arrival=arrival,
+                      priority=engine_priority(request), deadline=request.deadline, arrival=arrival,
                       processors=await self._processors(request, max_tokens, thinking,
                                                         arrival, decided),
                       thinking=thinking.__getitem__ if thinking else None,

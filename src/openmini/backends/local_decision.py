@@ -16,7 +16,13 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from openmini.config import EngineConfig
+from openmini.engine.sequence import queue_priority
 from openmini.types import ChatMessage, Request
+
+
+def engine_priority(request: Request) -> int:
+    """The request's place in the engine's queue: live, or a batch line after every live one."""
+    return queue_priority(request.priority, request.batch_priority)
 
 if TYPE_CHECKING:
     from openmini.decoding.constraint import Constraint
@@ -114,7 +120,7 @@ class ToolDecisions:
 
         matcher, reader = await asyncio.to_thread(build)
         await probe(self.engine, "decide", prompt, [GrammarProcessor(matcher, self.model.n_vocab),
-                                                    reader], 1, request.priority,
+                                                    reader], 1, engine_priority(request),
                     request.deadline, arrival, images)
         if reader.p_text is None:  # nothing to decide: the grammar has
             return None, prompt, images
@@ -152,7 +158,7 @@ class ToolDecisions:
         if not tokens or len(prompt) + 1 + longest > self.config.ctx_size:
             return 0.0
         return await repeat_share(self.engine, [*prompt, fmt.open_id], tokens,
-                                  request.priority, request.deadline, arrival, images)
+                                  engine_priority(request), request.deadline, arrival, images)
 
     async def _probe_lean(self, request: Request, arrival: int) -> float:
         """The relevance probe's lean: the request's conversation and tools, asked whether a
@@ -172,7 +178,7 @@ class ToolDecisions:
         prompt, images = await self._prompt(probe)  # a native model sees the images too
         if len(prompt) >= self.config.ctx_size:
             return 0.0
-        share = await ask(self.engine, prompt, self._answers, request.priority,
+        share = await ask(self.engine, prompt, self._answers, engine_priority(request),
                           request.deadline, arrival, images)
         return 0.0 if share is None else fit_lean(share, weight, center)
 

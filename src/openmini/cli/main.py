@@ -12,12 +12,14 @@ from typing import Annotated, Any
 
 import typer
 
+from openmini.cli.batch_cmd import batch_app
 from openmini.reasoning.effort import EFFORTS
 
 Effort = Enum("Effort", {e: e for e in EFFORTS}, type=str)  # type: ignore[misc]
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="openmini: a small open-weight model behind an OpenAI-compatible API.")
+app.add_typer(batch_app, name="batch")
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m",
                                        help="Model alias (default, fast, tiny) or a .gguf path.")]
@@ -101,6 +103,9 @@ def serve(
     mmproj: Annotated[str | None, typer.Option(
         "--mmproj", help="A vision projector GGUF for the model: it sees images natively."
         )] = None,
+    data_dir: Annotated[str | None, typer.Option(
+        "--data-dir", help="Where files and batches are kept (default: the user data "
+        "directory).")] = None,
 ) -> None:
     """Start the HTTP server (OpenAI and Anthropic APIs) for local models and upstream
     providers (assembles each local model on first use)."""
@@ -114,7 +119,7 @@ def serve(
                      api_key=api_key, max_queue=max_queue,
                      no_image_urls=no_image_urls or None, image_domains=image_domains,
                      image_allow_hosts=image_allow_hosts, image_roots=image_roots,
-                     mmproj=mmproj)
+                     mmproj=mmproj, data_dir=data_dir)
     cache_dir = Path(config.model_cache_dir) if config.model_cache_dir else None
     with assembly_progress() as progress:
         router = build_router(config, cache_dir=cache_dir, progress=progress)
@@ -181,6 +186,42 @@ def chat(
     effort = reasoning_effort.value if reasoning_effort else None
     asyncio.run(interactive(client, system, dict(temperature=temperature,
                                                  max_tokens=max_tokens, reasoning_effort=effort)))
+
+
+@batch_app.command("run")
+def batch_run(
+    source: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
+                                           help="A JSONL file of requests (OpenAI's format).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Every line's result, in "
+                                         "input order (its state: OUTPUT.state/).")],
+    model: Annotated[str | None, typer.Option(
+        "--model", "-m", help="Run every line on this model (an alias, a .gguf path, or an "
+        "id the --config file serves); default: the config's model.")] = None,
+    endpoint: Annotated[str | None, typer.Option(
+        "--endpoint", help="Default: the first line's url.")] = None,
+    config_file: Annotated[Path | None, typer.Option(
+        "--config", help="A TOML config file (providers, groups: docs/routing.md).")] = None,
+    threads: ThreadsOpt = None,
+    parallel: ParallelOpt = None,
+    ctx_size: CtxOpt = None,
+) -> None:
+    """Run a batch file here, with no server; run the same command again after a crash and
+    it goes on where it stopped."""
+    from openmini.cli.batch_cmd import run_offline
+    from openmini.router.build import build_router
+
+    config = _config(config_file, threads=threads, parallel=parallel, ctx_size=ctx_size)
+    local = model is not None and model not in {p.name for p in config.providers} and not any(
+        model in p.models for p in config.providers) and model not in {
+        g.name for g in config.groups}
+    if local:  # a local model to load: it serves the lines
+        config = _config(config_file, model=model, threads=threads, parallel=parallel,
+                         ctx_size=ctx_size)
+    cache_dir = Path(config.model_cache_dir) if config.model_cache_dir else None
+    with assembly_progress() as progress:
+        router = build_router(config, cache_dir=cache_dir, progress=progress)
+    served_as = Path(model).stem if model and model.endswith(".gguf") else model
+    raise typer.Exit(code=run_offline(config, router, source, output, served_as, endpoint))
 
 
 def _register_models() -> None:

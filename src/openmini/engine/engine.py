@@ -27,7 +27,7 @@ from openmini.engine.images import EmbdBatch, check_spans, fill_prefill
 from openmini.engine.model import LlamaModel
 from openmini.engine.prefix_cache import PrefixCache
 from openmini.engine.sampling import Sampler
-from openmini.engine.scheduler import Scheduler, SlotPool
+from openmini.engine.scheduler import Scheduler, SlotPool, live_first
 from openmini.engine.sequence import EngineRequest, Seq
 from openmini.errors import DeadlineExceeded, EngineError, Overloaded
 from openmini.hooks.chain import HookChain
@@ -39,6 +39,7 @@ log = logging.getLogger("openmini.engine")
 @dataclass(frozen=True, slots=True)
 class EngineSettings:
     parallel: int = 8
+    live_slots: int = 0  # of parallel, never taken by batch lines (background requests)
     batch_size: int = 512
     prefill_chunk_when_busy: int = 256  # prompt tokens per step while other streams decode
     max_queue: int = 64
@@ -68,7 +69,8 @@ class Engine:
         pool = SlotPool(model.settings.n_seq_max, self.cache, lambda s: model.seq_rm(s))
         self.scheduler = Scheduler(settings.parallel, pool,
                                    lambda src, dst, n: model.seq_cp(src, dst, 0, n),
-                                   lambda seq_id, keep: model.seq_rm(seq_id, keep, -1))
+                                   lambda seq_id, keep: model.seq_rm(seq_id, keep, -1),
+                                   settings.live_slots)
         self.emitter = Emitter(model, self.scheduler, settings.stream_interval,
                                settings.max_backtracks)
         self.batch = Batch(settings.batch_size)
@@ -211,6 +213,7 @@ class Engine:
             budget = min(budget, self.settings.prefill_chunk_when_busy)
         for seq in prefilling:
             seq.batch_index = -1
+        for seq in live_first(prefilling):
             if budget <= 0:
                 continue
             if seq.req.images:

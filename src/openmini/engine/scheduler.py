@@ -39,10 +39,18 @@ class SlotPool:
         return len(self._free) + len(self.cache.entries)
 
 
+def live_first(seqs: list[Seq]) -> list[Seq]:
+    """Prefilling sequences in the order their prompt chunks go into a step: while a live
+    request prefills, batch lines' prompts wait (its first token comes as soon as alone)."""
+    live = [s for s in seqs if not s.req.background]
+    return live or seqs
+
+
 class Scheduler:
     def __init__(self, parallel: int, pool: SlotPool, copy_kv: Callable[[int, int, int], None],
-                 trim_kv: Callable[[int, int], object] | None = None):
+                 trim_kv: Callable[[int, int], object] | None = None, live_slots: int = 0):
         self.parallel = parallel
+        self.live_slots = live_slots  # slots background requests (batch lines) never take
         self.pool = pool
         self.copy_kv = copy_kv  # (src, dst, pos): the cells before position pos
         self.trim_kv = trim_kv  # (seq_id, pos): drop cells from position pos on; None: never
@@ -71,7 +79,7 @@ class Scheduler:
     def admit(self, make_seq: SeqFactory) -> list[EngineRequest]:
         """Move waiting requests into running sequences while slots allow, best first."""
         admitted = []
-        while self.waiting and len(self.running) + self.waiting[0].n <= self.parallel:
+        while self.waiting and self._fits(self.waiting[0]):
             req = heapq.heappop(self.waiting)
             parent = make_seq(req, 0, self.pool.take())
             self._reuse_prefix(parent)
@@ -84,6 +92,13 @@ class Scheduler:
             req.open_choices = req.n
             admitted.append(req)
         return admitted
+
+    def _fits(self, req: EngineRequest) -> bool:
+        """Slots for `req` now: a batch line (background) only where `live_slots` stay free
+        after it, so a live request that comes next starts at once. The queue puts every
+        live request before any batch line: a batch line at its head means none waits."""
+        free = self.parallel - len(self.running) - req.n
+        return free >= (self.live_slots if req.background else 0)
 
     def _reuse_prefix(self, seq: Seq) -> None:
         prompt = np.asarray(seq.req.prompt, dtype=np.int32)

@@ -32,6 +32,20 @@ def next_arrival() -> int:
     return next(_arrivals)
 
 
+# Queue priorities from here on are batch lines (background requests): they run after every
+# live request and never take the sequence slots kept for live ones (EngineConfig.live_slots).
+BATCH_LANE = 1 << 40
+_SPAN = 1 << 39  # a priority's own range within its lane
+
+
+def queue_priority(priority: int, batch_priority: int | None) -> int:
+    """The engine's priority for a request: its own (live), or its batch's in the batch lane
+    (lower runs first within each)."""
+    if batch_priority is None:
+        return max(-_SPAN, min(_SPAN, priority))
+    return BATCH_LANE + max(-_SPAN, min(_SPAN, batch_priority))
+
+
 @dataclass(eq=False, slots=True)
 class EngineRequest:
     """What the engine needs to run a request: tokens in, events out through `sink`."""
@@ -78,6 +92,10 @@ class EngineRequest:
             batch, self.held = self.held, []
             self.flushed_at = now
             self.sink(batch)
+
+    @property
+    def background(self) -> bool:
+        return self.priority >= BATCH_LANE - _SPAN
 
     def sort_key(self) -> tuple[int, float, int]:
         deadline = self.deadline if self.deadline is not None else float("inf")

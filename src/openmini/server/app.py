@@ -1,5 +1,6 @@
 """`create_app(config, backend)`: the FastAPI app owns all runtime state on `app.state`.
-`backend`: one backend, or a Router over several (router/)."""
+`backend`: one backend, or a Router over several (router/). Files (and batches) are kept in
+the data directory: `app.state.store` (batch/store.py), `app.state.files` (batch/files.py)."""
 
 from __future__ import annotations
 
@@ -14,19 +15,26 @@ from starlette.routing import BaseRoute
 
 import openmini
 from openmini.backends.base import Backend
+from openmini.batch.batches import Batches
+from openmini.batch.dispatch import AppDispatch, batch_endpoints
+from openmini.batch.files import FileStore, sweep_periodically
+from openmini.batch.runner import Runner
+from openmini.batch.store import Store
 from openmini.config import ServerConfig
 from openmini.pipeline import Pipeline
 from openmini.router import Router
 from openmini.server.auth import ApiKeyMiddleware
-from openmini.server.body_limit import BodyLimit
+from openmini.server.body_limit import BodyLimit, Limit
 from openmini.server.errors import install_error_handlers
 from openmini.server.fastpath import Endpoint, FastRoute, FastRoutes
 from openmini.server.metrics import Metrics, MetricsMiddleware
-from openmini.server.routes import chat, completions, health, messages, models
+from openmini.server.routes import batches, chat, completions, files, health, messages, models
 from openmini.server.schemas import ChatCompletionRequest, CompletionRequest
 from openmini.server.timing import ServerTimingMiddleware
 from openmini.vision.policy import from_config
 from openmini.vision.stage import Intake
+
+FILE_SWEEP_S = 3600.0  # expired files are removed at start and this often after
 
 
 def create_app(config: ServerConfig, backend: Backend | Router) -> FastAPI:
@@ -35,11 +43,17 @@ def create_app(config: ServerConfig, backend: Backend | Router) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         health = asyncio.create_task(deployments.run_health_checks())  # upstreams only
+        sweep = asyncio.create_task(sweep_periodically(app.state.files, FILE_SWEEP_S))
+        runner = asyncio.create_task(app.state.runner.run())  # batches left running resume
         try:
             yield
         finally:
             health.cancel()
+            sweep.cancel()
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
             await deployments.close()
+            app.state.store.close()
 
     app = FastAPI(title="openmini", version=openmini.__version__, lifespan=lifespan)
     app.state.config = config
@@ -47,21 +61,40 @@ def create_app(config: ServerConfig, backend: Backend | Router) -> FastAPI:
                                   Intake(*from_config(config)))
     app.state.metrics = Metrics(deployments)
     app.state.started = int(time.time())
-    routers = [m.router for m in (chat, completions, messages, models, health)]
+    app.state.store = Store(config.data_path() / "openmini.sqlite3")
+    app.state.files = FileStore(app.state.store, config.data_path(), config.batch_max_bytes,
+                                config.file_ttl_days)
+    routers = [m.router for m in (chat, completions, messages, models, health, files,
+                                  batches)]
     for router in routers:
         app.include_router(router)
     # add_middleware wraps: the last added runs first (timing, metrics, then auth, then the
     # safety net for unexpected errors, then the body limit, then the completion routes' hot
     # path just outside FastAPI's routing).
     routes = [route for router in routers for route in router.routes]
+    _batch_state(app, config, deployments, routes)
     app.add_middleware(FastRoutes, routes=_fast_routes(routes))
-    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
+    upload = Limit(config.batch_max_bytes + files.UPLOAD_OVERHEAD, "batch_max_bytes")
+    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes,
+                       paths={"/v1/files": upload})
     install_error_handlers(app)
     if config.api_key:
         app.add_middleware(ApiKeyMiddleware, api_key=config.api_key)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics, routes=routes)
     app.add_middleware(ServerTimingMiddleware)  # outermost: times everything below
     return app
+
+
+def _batch_state(app: FastAPI, config: ServerConfig, deployments: Router,
+                 routes: list[BaseRoute]) -> None:
+    """The batches and their runner (batch/), which runs lines on this app's own routes."""
+    served = frozenset(deployments.model_ids())
+    app.state.batches = Batches(app.state.store)
+    app.state.batch_endpoints = batch_endpoints(routes)
+    app.state.runner = Runner(app.state.store, app.state.files, app.state.batch_endpoints,
+                              AppDispatch(app, config.api_key), served.__contains__,
+                              config.batch_concurrency or 2 * config.engine.parallel,
+                              config.batch_max_lines)
 
 
 def _fast_routes(routes: list[BaseRoute]) -> dict[str, FastRoute]:

@@ -62,12 +62,24 @@ def latency_budget(http: HTTPRequest) -> float | None:
     return value
 
 
+# Set in the ASGI scope by the batch runner on the lines it dispatches (batch/dispatch.py):
+# the batch's priority. Not reachable from HTTP: a client cannot put its request in the lane.
+BATCH_SCOPE_KEY = "openmini.batch_priority"
+
+
+def from_edge(http: HTTPRequest, request: Request) -> Request:
+    """What the HTTP layer adds to a request: the latency budget, and a batch line's lane."""
+    budget = latency_budget(http)
+    batch_priority = http.scope.get(BATCH_SCOPE_KEY)
+    if budget is None and batch_priority is None:
+        return request
+    return replace(request, max_latency_ms=budget, batch_priority=batch_priority)
+
+
 async def respond(http: HTTPRequest, request: Request, api: Api, stream: bool,
                   include_usage: bool) -> Response:
     state = http.app.state
-    budget = latency_budget(http)
-    if budget is not None:
-        request = replace(request, max_latency_ms=budget)
+    request = from_edge(http, request)
     meta = ResponseMeta(id=request.request_id, created=int(time.time()), model=request.model)
     events = metered(state.pipeline.run(request), state.metrics, time.perf_counter())
     if stream:

@@ -23,7 +23,7 @@ from openmini.server.anthropic.responses import message_body, new_message_id
 from openmini.server.anthropic.schemas import CountTokensRequest, MessagesRequest
 from openmini.server.anthropic.stream import MessageStream
 from openmini.server.disconnect import ClientDisconnected, WatchedResponse, run_until_disconnect
-from openmini.server.generate import ROUTE_HEADER, answered_by, latency_budget, send_sse
+from openmini.server.generate import ROUTE_HEADER, answered_by, from_edge, send_sse
 from openmini.server.metrics import metered
 from openmini.types import Event
 from openmini.types import Request as InternalRequest
@@ -50,10 +50,7 @@ async def count_message_tokens(body: CountTokensRequest, http: Request) -> JSONR
 
 
 async def respond(http: Request, converted: Converted) -> Response:
-    state, request = http.app.state, converted.request
-    budget = latency_budget(http)
-    if budget is not None:
-        request = replace(request, max_latency_ms=budget)
+    state, request = http.app.state, from_edge(http, converted.request)
     events = metered(state.pipeline.run(request), state.metrics, time.perf_counter())
     if request.stream:
         return WatchedResponse(

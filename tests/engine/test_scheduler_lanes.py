@@ -1,0 +1,63 @@
+"""The batch lane: batch lines run after every live request and never take the live slots."""
+
+from __future__ import annotations
+
+from engine.test_scheduler import Harness, request
+from openmini.engine.scheduler import Scheduler, live_first
+from openmini.engine.sequence import queue_priority
+
+
+def batch_line(prompt: list[int], batch_priority: int = 0, **kw: object):  # type: ignore[no-untyped-def]
+    return request(prompt, priority=queue_priority(0, batch_priority), **kw)
+
+
+def lanes(parallel: int, live_slots: int) -> Harness:
+    h = Harness(parallel=parallel, n_ids=16)
+    h.sched = Scheduler(parallel, h.pool, lambda s, d, n: h.copies.append((s, d, n)),
+                        live_slots=live_slots)
+    return h
+
+
+def test_every_live_request_goes_before_any_batch_line() -> None:
+    h = lanes(parallel=8, live_slots=0)
+    line = batch_line([1], batch_priority=-1000)  # the most urgent batch
+    late_live = request([2], priority=10**12)  # clamped into the live lane
+    assert h.admit(line, late_live) == [late_live, line]
+
+
+def test_batch_lines_leave_the_live_slots_free() -> None:
+    h = lanes(parallel=4, live_slots=1)
+    lines = [batch_line([i]) for i in range(6)]
+    assert h.admit(*lines) == lines[:3]
+    live = request([9])
+    assert h.admit(live) == [live]  # at once: a slot was kept for it
+    assert len(h.sched.running) == 4
+
+
+def test_a_live_request_takes_a_slot_batch_lines_left() -> None:
+    h = lanes(parallel=4, live_slots=1)
+    live = [request([i]) for i in range(4)]
+    assert h.admit(*live) == live  # live requests may use every slot
+    line = batch_line([7])
+    assert h.admit(line) == []
+    h.sched.retire(h.seq_of(live[0]), keep=False)
+    assert h.sched.admit(h.make_seq) == []  # 3 running: the free one is kept for live
+    h.sched.retire(h.seq_of(live[1]), keep=False)
+    assert h.sched.admit(h.make_seq) == [line]
+    assert h.admit(request([8])) != []  # and the next live one still finds a slot
+
+
+def test_batches_by_their_priority_within_the_lane() -> None:
+    h = lanes(parallel=8, live_slots=0)
+    low, high = batch_line([1], batch_priority=5), batch_line([2], batch_priority=-5)
+    assert h.admit(low, high) == [high, low]
+
+
+def test_a_live_prefill_goes_first_and_batch_prefills_wait_for_it() -> None:
+    h = lanes(parallel=4, live_slots=1)
+    line, live = batch_line([1, 2, 3]), request([4, 5, 6])
+    h.admit(line, live)
+    prefilling = list(h.sched.running)
+    assert [s.req for s in live_first(prefilling)] == [live]
+    only_batch = [s for s in prefilling if s.req is line]
+    assert live_first(only_batch) == only_batch
