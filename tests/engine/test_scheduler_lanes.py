@@ -61,3 +61,28 @@ def test_a_live_prefill_goes_first_and_batch_prefills_wait_for_it() -> None:
     assert [s.req for s in live_first(prefilling)] == [live]
     only_batch = [s for s in prefilling if s.req is line]
     assert live_first(only_batch) == only_batch
+
+
+def test_a_batch_line_waits_for_a_running_prefill_of_its_prefix_then_copies_it() -> None:
+    h = lanes(parallel=4, live_slots=0)
+    system = list(range(100, 200))  # 100 tokens in common
+    first = batch_line([*system, 1, 2])
+    assert h.admit(first) == [first]
+    second = batch_line([*system, 3, 4])
+    assert h.admit(second) == []  # the shared part is still being computed
+    h.seq_of(first).n_past = 60
+    assert h.sched.admit(h.make_seq) == []
+    h.seq_of(first).n_past = 101  # past the shared part (still prefilling its own tail)
+    assert h.sched.admit(h.make_seq) == [second]
+    assert h.seq_of(second).n_past == 100  # copied, not computed
+    assert second.cached_tokens == 100
+
+
+def test_live_requests_and_short_shared_prefixes_never_wait() -> None:
+    h = lanes(parallel=4, live_slots=0)
+    system = list(range(100, 200))
+    h.admit(batch_line([*system, 1]))
+    live = request([*system, 2])
+    assert h.admit(live) == [live]
+    short = batch_line([*system[:10], 5, 6])  # 10 tokens in common: not worth a wait
+    assert h.admit(short) == [short]

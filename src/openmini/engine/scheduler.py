@@ -13,6 +13,7 @@ from openmini.engine.prefix_cache import PrefixCache, common_prefix
 from openmini.engine.sequence import EngineRequest, Seq
 
 SeqFactory = Callable[[EngineRequest, int, int], Seq]
+SHARED_PREFILL_MIN = 64  # prompt tokens in common worth waiting a step or two for
 
 
 class SlotPool:
@@ -79,7 +80,8 @@ class Scheduler:
     def admit(self, make_seq: SeqFactory) -> list[EngineRequest]:
         """Move waiting requests into running sequences while slots allow, best first."""
         admitted = []
-        while self.waiting and self._fits(self.waiting[0]):
+        while (self.waiting and self._fits(self.waiting[0])
+               and not self._shares_a_prefill(self.waiting[0])):
             req = heapq.heappop(self.waiting)
             parent = make_seq(req, 0, self.pool.take())
             self._reuse_prefix(parent)
@@ -99,6 +101,22 @@ class Scheduler:
         live request before any batch line: a batch line at its head means none waits."""
         free = self.parallel - len(self.running) - req.n
         return free >= (self.live_slots if req.background else 0)
+
+    def _shares_a_prefill(self, req: EngineRequest) -> bool:
+        """A batch line whose prompt begins like one still being prefilled waits for that
+        prefill to pass the shared part, then copies it instead of computing it again (batch
+        lines sharing a system prompt start together as slots free up). Live requests never
+        wait: their first token matters more than the compute."""
+        if not req.background or req.images:
+            return False
+        prompt = np.asarray(req.prompt, dtype=np.int32)
+        for other in self.running:
+            if other.waiting_fork or not other.prefilling or other.req.images:
+                continue
+            shared = common_prefix(np.asarray(other.req.prompt, dtype=np.int32), prompt)
+            if shared >= SHARED_PREFILL_MIN and other.n_past < shared:
+                return True
+        return False
 
     def _reuse_prefix(self, seq: Seq) -> None:
         prompt = np.asarray(seq.req.prompt, dtype=np.int32)
