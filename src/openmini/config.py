@@ -48,13 +48,13 @@ class EngineConfig:
     # (engine/vision.py) instead of described as text.
     mmproj: str | None = None
     # Sequence slots batch lines (background requests) never take: a live request finds one
-    # free at once (docs/batch.md). At least 0, below parallel.
+    # free at once (docs/batch.md). At most parallel - 1 of them are kept.
     live_slots: int = 1
 
     def __post_init__(self) -> None:
-        if not isinstance(self.live_slots, int) or not 0 <= self.live_slots < self.parallel:
-            raise ValueError(f"live_slots must be an integer from 0 to parallel - 1 "
-                             f"({self.parallel - 1}), not {self.live_slots!r}")
+        if not isinstance(self.live_slots, int) or isinstance(self.live_slots, bool) \
+                or self.live_slots < 0:
+            raise ValueError(f"live_slots must be an integer >= 0, not {self.live_slots!r}")
         if self.flash_attn not in FLASH_ATTN:
             raise ValueError(f"flash_attn must be one of {', '.join(FLASH_ATTN)}, "
                              f"not {self.flash_attn!r}")

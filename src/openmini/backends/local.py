@@ -68,7 +68,7 @@ class LocalBackend(ToolDecisions):
         n_seq = self.model.settings.n_seq_max
         self.engine = Engine(self.model, EngineSettings(
             parallel=config.parallel,
-            live_slots=config.live_slots,
+            live_slots=min(config.live_slots, config.parallel - 1),  # a batch line may run
             batch_size=self.model.settings.n_batch,
             max_queue=config.max_queue,
             prefix_cache_tokens=config.prefix_cache_tokens,

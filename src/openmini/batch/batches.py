@@ -70,15 +70,20 @@ class Batches:
         self.store = store
 
     def create(self, endpoint: str, input_file_id: str, completion_window: str,
-               metadata: dict[str, str] | None, priority: int) -> dict[str, Any]:
+               metadata: dict[str, str] | None, priority: int,
+               output_expires_s: int | None = None) -> dict[str, Any]:
+        """A new batch, validating; `output_expires_s`: its output and error files expire
+        that long after they are written (None: after file_ttl_days)."""
         window_seconds(completion_window)
         batch_id = new_batch_id()
         with self.store.transaction() as tx:
             tx.execute(
                 "INSERT INTO batches (id, endpoint, input_file_id, completion_window, status, "
-                "priority, created_at, metadata) VALUES (?, ?, ?, ?, 'validating', ?, ?, ?)",
+                "priority, created_at, metadata, output_expires_s) "
+                "VALUES (?, ?, ?, ?, 'validating', ?, ?, ?, ?)",
                 (batch_id, endpoint, input_file_id, completion_window, priority,
-                 int(time.time()), json.dumps(metadata) if metadata is not None else None))
+                 int(time.time()), json.dumps(metadata) if metadata is not None else None,
+                 output_expires_s))
         return self.get(batch_id)
 
     def row(self, batch_id: str) -> sqlite3.Row:

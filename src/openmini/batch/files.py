@@ -178,9 +178,10 @@ class FileStore:
                                        sink.hash.hexdigest()))
 
     def create(self, content: Content, filename: str, purpose: str = "batch_output",
-               file_id: str | None = None) -> FileRecord:
+               file_id: str | None = None, expires_after_s: int | None = None) -> FileRecord:
         """A file written by the server itself (a batch's output or error file). A given
-        `file_id` is overwritten, so a re-run writes the same file again. No size limit."""
+        `file_id` is overwritten, so a re-run writes the same file again. No size limit.
+        It expires after `expires_after_s` seconds, else after ttl_days (0: never)."""
         if purpose not in PURPOSES:
             raise ValueError(f"purpose must be one of {PURPOSES}, not {purpose!r}")
         file_id = new_file_id() if file_id is None else file_id
@@ -190,6 +191,8 @@ class FileStore:
         sink = self._write(file_id, _filler(content), None)
         now = int(time.time())
         expires_at = now + self.ttl_days * DAY_S if self.ttl_days else None
+        if expires_after_s is not None:
+            expires_at = now + expires_after_s
         return self._insert(FileRecord(file_id, filename, purpose, sink.size, now, expires_at,
                                        sink.hash.hexdigest()))
 

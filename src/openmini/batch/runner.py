@@ -67,19 +67,27 @@ class Runner:
         self._wake.set()
 
     async def run(self) -> None:
-        """Forever (cancel the task to stop: lines in flight are cancelled, not recorded)."""
+        """Forever (cancel the task to stop: lines in flight are cancelled, not recorded, and
+        have ended when it returns)."""
         try:
             while True:
                 try:
                     await self.step()
                 except Exception:  # a bad pass is logged and retried, the runner goes on
                     log.exception("batch runner pass failed")
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for returns the wake-up
+                # when a cancel lands as it comes (a line landing at shutdown), and the runner
+                # would never stop
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_s)
+                    async with asyncio.timeout(self.poll_s):
+                        await self._wake.wait()
                 self._wake.clear()
         finally:
-            for task in list(self._flight.tasks.values()):
+            tasks = list(self._flight.tasks.values())
+            for task in tasks:
                 task.cancel()
+            # before the caller closes the backend or the store under them
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def step(self) -> None:
         rows = self.store.connection().execute(
@@ -93,8 +101,12 @@ class Runner:
             elif status == "in_progress" and row["expires_at"] is not None \
                     and now >= row["expires_at"]:
                 await self._end(row["id"], "expired", EXPIRED, cancel_running=True)
-            elif status == "cancelling" and not self._flight.of(row["id"]):
-                await self._end(row["id"], "cancelled", CANCELLED, cancel_running=False)
+            elif status == "cancelling":
+                # running lines may finish, but not past the window: a stuck one would
+                # keep the batch cancelling for ever
+                late = row["expires_at"] is not None and now >= row["expires_at"]
+                if late or not self._flight.of(row["id"]):
+                    await self._end(row["id"], "cancelled", CANCELLED, cancel_running=late)
             elif status == "finalizing":
                 await self._finalize(row["id"], row["outcome"] or "completed")
         self._fill()
@@ -242,7 +254,10 @@ class Runner:
             (batch_id, state)).fetchone()
         if has is None:
             return None
+        expires = self.store.connection().execute(
+            "SELECT output_expires_s FROM batches WHERE id = ?", (batch_id,)).fetchone()[0]
         file_id = "file-" + uuid.uuid5(uuid.NAMESPACE_URL, f"{batch_id}/{kind}").hex
         record = self.files.create(result_lines(self.store, batch_id, (state,)),
-                                   f"{batch_id}_{kind}.jsonl", "batch_output", file_id=file_id)
+                                   f"{batch_id}_{kind}.jsonl", "batch_output", file_id=file_id,
+                                   expires_after_s=expires)
         return record.id

@@ -50,7 +50,8 @@ MIGRATIONS: tuple[str, ...] = (
         metadata TEXT,
         total INTEGER NOT NULL DEFAULT 0,
         model TEXT,
-        outcome TEXT
+        outcome TEXT,
+        output_expires_s INTEGER
     );
     CREATE INDEX batches_by_status ON batches (status, priority, created_at);
     CREATE TABLE lines (

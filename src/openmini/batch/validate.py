@@ -63,8 +63,8 @@ def check_file(path: Path, endpoint: str, schema: type[BaseModel], max_lines: in
     out = Checked([], [])
     seen: set[str] = set()
     with path.open("rb") as f:
-        for number, raw in _lines(f):
-            if number > max_lines:
+        for count, (number, raw) in enumerate(_lines(f), start=1):
+            if count > max_lines:  # requests, not blank lines
                 _refuse(out, Problem(None, "too_many_lines", f"The file has more than "
                                      f"{max_lines} lines (batch_max_lines)."))
                 break
@@ -141,7 +141,7 @@ def _check_line(number: int, raw: bytes, endpoint: str, schema: type[BaseModel],
     if served is not None and isinstance(model, str) and not served(model):
         raise bad("model_not_found", f"The model {model!r} is not served here.", "body.model")
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return Line(number, custom_id, canonical, _digest(endpoint, body, canonical),
+    return Line(number, custom_id, canonical, _digest(endpoint, body),
                 prefix_key(body))
 
 
@@ -151,10 +151,25 @@ def deterministic(endpoint: str, body: dict[str, Any]) -> bool:
             or body.get("seed") is not None)
 
 
-def _digest(endpoint: str, body: dict[str, Any], canonical: str) -> str | None:
+def _digest(endpoint: str, body: dict[str, Any]) -> str | None:
+    """Equal for bodies equal once canonicalised: keys sorted, and a whole-number float the
+    same as the integer (a temperature of 0.0 is one of 0)."""
     if not deterministic(endpoint, body):
         return None
+    canonical = json.dumps(_integral(body), sort_keys=True, separators=(",", ":"),
+                           ensure_ascii=False)
     return hashlib.sha256(f"{endpoint}\n{canonical}".encode()).hexdigest()
+
+
+def _integral(value: Any) -> Any:
+    """`value` with every float that is a whole number written as an integer."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _integral(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_integral(item) for item in value]
+    return value
 
 
 def prefix_key(body: dict[str, Any]) -> str:

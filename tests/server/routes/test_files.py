@@ -5,49 +5,24 @@ from __future__ import annotations
 
 import http.client
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import openai
 import pytest
-import uvicorn
 
 from openmini.batch.files import FileStore
 from openmini.batch.store import Store
 from openmini.config import ServerConfig
-from openmini.server.app import create_app
 
-from ..fake_backend import FakeBackend
+from .serving import serving
 
 LIMIT = 8 * 1024 * 1024  # batch_max_bytes in these tests
 LINES = b"".join(b'{"custom_id": "%d", "method": "POST", "url": "/v1/chat/completions", '
                  b'"body": {"model": "fake", "messages": []}}\n' % k for k in range(3))
-
-
-@contextmanager
-def serving(config: ServerConfig) -> Iterator[str]:
-    """The app on 127.0.0.1 (a free port), in a thread with its own event loop."""
-    app = create_app(config, FakeBackend())
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                           lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
 
 Serve = Callable[..., Any]
 

@@ -6,9 +6,10 @@ here when there is something new for it.
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -19,11 +20,17 @@ from openmini.server.schemas import WireModel
 router = APIRouter()
 
 
+class OutputExpiresAfter(WireModel):
+    anchor: Literal["created_at"]
+    seconds: int = Field(ge=3600, le=2_592_000)
+
+
 class BatchCreate(WireModel):
     input_file_id: str
     endpoint: str
     completion_window: str
     metadata: dict[str, str] | None = None
+    output_expires_after: OutputExpiresAfter | None = None
     priority: int = Field(default=0, ge=-1000, le=1000,
                           description="Extension: lower runs first, among batches.")
 
@@ -54,19 +61,36 @@ async def create_batch(body: BatchCreate, http: Request) -> JSONResponse:
         raise InvalidRequest(f"The input file must have purpose \"batch\", not "
                              f"{record.purpose!r}.", param="input_file_id")
     _check_metadata(body.metadata)
+    expires = body.output_expires_after
     batch = state.batches.create(body.endpoint, body.input_file_id, body.completion_window,
-                                 body.metadata, body.priority)
+                                 body.metadata, body.priority,
+                                 expires.seconds if expires is not None else None)
     state.runner.wake()
     return JSONResponse(batch)
 
 
 @router.get("/v1/batches")
-async def list_batches(http: Request, after: str | None = None,
-                       limit: int = Query(default=20, ge=1, le=100)) -> dict[str, Any]:
-    data, has_more = http.app.state.batches.list(after, limit)
+async def list_batches(http: Request) -> dict[str, Any]:
+    query = http.query_params
+    after, limit = query.get("after"), _limit(query.get("limit"))
+    try:
+        data, has_more = http.app.state.batches.list(after, limit)
+    except NotFound as exc:  # the `after` cursor
+        raise NotFound(exc.message, param="after") from None
     return {"object": "list", "data": data,
             "first_id": data[0]["id"] if data else None,
             "last_id": data[-1]["id"] if data else None, "has_more": has_more}
+
+
+def _limit(value: str | None) -> int:
+    """`limit` (1 to 100, default 20), a 400 naming it otherwise. Read here rather than
+    declared on the route, whose errors would name `query.limit`."""
+    if value is None:
+        return 20
+    if not re.fullmatch(r"[0-9]{1,4}", value.strip()) or not 1 <= int(value) <= 100:
+        raise InvalidRequest("limit must be an integer from 1 to 100.", param="limit",
+                             code="invalid_value")
+    return int(value)
 
 
 @router.get("/v1/batches/{batch_id}")
