@@ -50,11 +50,18 @@ class EngineConfig:
     # Sequence slots batch lines (background requests) never take: a live request finds one
     # free at once (docs/batch.md). At most parallel - 1 of them are kept.
     live_slots: int = 1
+    # Batch lines' prompt tokens per decode step while live traffic is about (a live request
+    # ran in the last few seconds): a live request then waits little for the step in flight.
+    # Higher: batches go faster beside live traffic, live first tokens come later.
+    batch_live_prefill: int = 2
 
     def __post_init__(self) -> None:
         if not isinstance(self.live_slots, int) or isinstance(self.live_slots, bool) \
                 or self.live_slots < 0:
             raise ValueError(f"live_slots must be an integer >= 0, not {self.live_slots!r}")
+        if not isinstance(self.batch_live_prefill, int) or self.batch_live_prefill < 1:
+            raise ValueError("batch_live_prefill must be an integer >= 1, not "
+                             f"{self.batch_live_prefill!r}")
         if self.flash_attn not in FLASH_ATTN:
             raise ValueError(f"flash_attn must be one of {', '.join(FLASH_ATTN)}, "
                              f"not {self.flash_attn!r}")

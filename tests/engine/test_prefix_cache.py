@@ -212,3 +212,24 @@ def test_lookup_alone_does_not_count_towards_hit_rate() -> None:
     c.add(1, toks([1, 2, 3]))
     c.lookup(toks([1, 2, 3, 4]))
     assert c.hit_rate() == 0.0 and c.lookup_tokens == 0
+
+
+def test_batch_entries_are_evicted_before_live_ones() -> None:
+    import numpy as np
+
+    from openmini.engine.prefix_cache import PrefixCache
+
+    cache = PrefixCache(budget_tokens=30, max_entries=8)
+    live = np.arange(10, dtype=np.int32)
+    assert cache.add(1, live) == []
+    for seq_id in range(2, 6):  # batch lines churn: each evicts an older batch entry
+        freed = cache.add(seq_id, np.arange(100 * seq_id, 100 * seq_id + 10, dtype=np.int32),
+                          background=True)
+        assert 1 not in freed
+    assert 1 in cache.entries
+    # a live request's hit makes a batch entry live
+    src, n = cache.lookup(np.arange(500, 512, dtype=np.int32))
+    assert src == 5 and n == 10 and not cache.entries[5].background
+    # absorbing a live entry keeps the new one live
+    assert cache.add(9, np.arange(12, dtype=np.int32), background=True) == [1, 4]  # 4: batch
+    assert not cache.entries[9].background

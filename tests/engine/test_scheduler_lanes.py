@@ -86,3 +86,22 @@ def test_live_requests_and_short_shared_prefixes_never_wait() -> None:
     assert h.admit(live) == [live]
     short = batch_line([*system[:10], 5, 6])  # 10 tokens in common: not worth a wait
     assert h.admit(short) == [short]
+
+
+def test_batch_prefill_is_held_to_a_few_tokens_a_step_while_live_traffic_is_about() -> None:
+    from types import SimpleNamespace
+
+    from openmini.engine.engine import Engine, EngineSettings
+
+    h = lanes(parallel=4, live_slots=0)
+    h.admit(batch_line([1, 2, 3]))
+    engine = SimpleNamespace(settings=EngineSettings(batch_prefill_when_live=2),
+                             batch=SimpleNamespace(capacity=512), _live_seen=float("-inf"))
+    quota = Engine._batch_prefill_quota
+    assert quota(engine, h.sched.running) == 512  # no live traffic: as much as fits
+    h.admit(request([4, 5]))
+    assert quota(engine, h.sched.running) == 2  # a live request runs
+    h.sched.retire(next(s for s in h.sched.running if not s.req.background), keep=False)
+    assert quota(engine, h.sched.running) == 2  # it ran a moment ago: more may come
+    engine._live_seen -= EngineSettings().live_recent_s
+    assert quota(engine, h.sched.running) == 512

@@ -69,6 +69,7 @@ class LocalBackend(ToolDecisions):
         self.engine = Engine(self.model, EngineSettings(
             parallel=config.parallel,
             live_slots=min(config.live_slots, config.parallel - 1),  # a batch line may run
+            batch_prefill_when_live=config.batch_live_prefill,
             batch_size=self.model.settings.n_batch,
             max_queue=config.max_queue,
             prefix_cache_tokens=config.prefix_cache_tokens,

@@ -42,6 +42,11 @@ class EngineSettings:
     live_slots: int = 0  # of parallel, never taken by batch lines (background requests)
     batch_size: int = 512
     prefill_chunk_when_busy: int = 256  # prompt tokens per step while other streams decode
+    # batch lines' prompt tokens per step while live traffic is about (a live sequence ran
+    # in the last live_recent_s): short steps, so a live request waits little for the step
+    # in flight to end (docs/batch.md)
+    batch_prefill_when_live: int = 2
+    live_recent_s: float = 5.0
     max_queue: int = 64
     prefix_cache_tokens: int = 8192
     prefix_cache_entries: int = 32
@@ -78,6 +83,7 @@ class Engine:
         self.stats = EngineStats()
         self._commands: queue.SimpleQueue[EngineRequest | None] = queue.SimpleQueue()
         self._pending = 0
+        self._live_seen = float("-inf")  # when a live sequence last ran (engine thread)
         self._pending_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="openmini-engine", daemon=True)
         self._stopping = False
@@ -205,6 +211,11 @@ class Engine:
         batch.clear()
         decoding = [s for s in sched.running if not s.waiting_fork and not s.prefilling]
         prefilling = [s for s in sched.running if not s.waiting_fork and s.prefilling]
+        if any(not s.req.background for s in prefilling):
+            # a live prompt gets a step of its own: batch lines pause (KV kept) for it
+            for seq in decoding:
+                seq.batch_index = -1
+            decoding = [s for s in decoding if not s.req.background]
         for seq in decoding:
             seq.batch_index = batch.add(seq.pending(), seq.n_past - seq.req.pos_shift,
                                         seq.seq_id, True)
@@ -213,22 +224,39 @@ class Engine:
             budget = min(budget, self.settings.prefill_chunk_when_busy)
         for seq in prefilling:
             seq.batch_index = -1
+        background = self._batch_prefill_quota(sched.running)
         for seq in live_first(prefilling):
             if budget <= 0:
                 continue
             if seq.req.images:
                 budget = fill_prefill(seq, batch, self._embd_batch(), budget)
                 continue
-            chunk = seq.pending()[:budget]
+            limit = min(budget, background) if seq.req.background else budget
+            if limit <= 0:
+                continue
+            chunk = seq.pending()[:limit]
             done = len(chunk) == len(seq.pending())
             idx = batch.add(chunk, seq.n_past, seq.seq_id, done)
             seq.batch_index = idx if done else -1
             seq.n_past += len(chunk)
             budget -= len(chunk)
+            if seq.req.background:
+                background -= len(chunk)
         for seq in decoding:
             seq.n_past += 1
         self.stats.last_batch_tokens = batch.n
         self.stats.last_batch_seqs = len(decoding) + len(prefilling)
+
+    def _batch_prefill_quota(self, running: list[Seq]) -> int:
+        """Batch lines' prompt tokens in this step: few while live traffic is about (a live
+        sequence runs, or ran in the last `live_recent_s`), so the step in flight when the
+        next live request arrives is short; any number otherwise."""
+        now = time.monotonic()
+        if any(not s.req.background for s in running):
+            self._live_seen = now
+        if now - self._live_seen < self.settings.live_recent_s:
+            return self.settings.batch_prefill_when_live
+        return self.batch.capacity
 
     def _decode(self) -> None:
         embd = self.embd_batch

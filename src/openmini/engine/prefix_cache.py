@@ -31,6 +31,7 @@ class Entry:
     tokens: np.ndarray
     last_used: int = 0
     images: tuple[Span, ...] = ()  # (start, digest) of the images among its cells
+    background: bool = False  # left by a batch line, and no live request has used it since
 
 
 @dataclass(slots=True)
@@ -46,10 +47,11 @@ class PrefixCache:
     def size_tokens(self) -> int:
         return sum(e.tokens.shape[0] for e in self.entries.values())
 
-    def lookup(self, prompt: np.ndarray, images: Sequence[ImageSpan] = ()
-               ) -> tuple[int | None, int]:
+    def lookup(self, prompt: np.ndarray, images: Sequence[ImageSpan] = (),
+               background: bool = False) -> tuple[int | None, int]:
         """The entry sharing the longest prefix with `prompt` (its images the same ones:
-        engine/images.py), and that prefix's length."""
+        engine/images.py), and that prefix's length. A live request's hit makes the entry
+        live."""
         best_id, best_len = None, 0
         for entry in self.entries.values():
             n = common_prefix(entry.tokens, prompt)
@@ -59,15 +61,18 @@ class PrefixCache:
                 best_id, best_len = entry.seq_id, n
         if best_id is not None:
             self.entries[best_id].last_used = next(self._clock)
+            self.entries[best_id].background &= background
         return best_id, best_len
 
     def record(self, prompt_len: int, reused: int) -> None:
         self.lookup_tokens += prompt_len
         self.hits_tokens += reused
 
-    def add(self, seq_id: int, tokens: np.ndarray, images: tuple[Span, ...] = ()) -> list[int]:
-        """Keep `seq_id`'s cells as an entry. Returns sequence ids the caller must free,
-        possibly including `seq_id` itself when it adds nothing new."""
+    def add(self, seq_id: int, tokens: np.ndarray, images: tuple[Span, ...] = (),
+            background: bool = False) -> list[int]:
+        """Keep `seq_id`'s cells as an entry (`background`: a batch line's). Returns sequence
+        ids the caller must free, possibly including `seq_id` itself when it adds nothing
+        new."""
         if tokens.shape[0] == 0 or self.budget_tokens <= 0 or self.max_entries <= 0:
             return [seq_id]
         drop: list[int] = []
@@ -81,14 +86,18 @@ class PrefixCache:
             if shared == entry.tokens.shape[0]:  # an entry is contained in the new one
                 drop.append(entry.seq_id)
                 del self.entries[entry.seq_id]
-        self.entries[seq_id] = Entry(seq_id, tokens, next(self._clock), images)
+                background &= entry.background  # it keeps what live traffic reused
+        self.entries[seq_id] = Entry(seq_id, tokens, next(self._clock), images, background)
         drop.extend(self._evict_over_budget())
         return drop
 
     def evict_lru(self) -> int | None:
+        """The least recently used entry goes; batch lines' entries before any live one, so
+        a batch churning through the cache never evicts what live traffic reuses (a
+        conversation, the chat template's system prompt)."""
         if not self.entries:
             return None
-        victim = min(self.entries.values(), key=lambda e: e.last_used)
+        victim = min(self.entries.values(), key=lambda e: (not e.background, e.last_used))
         del self.entries[victim.seq_id]
         return victim.seq_id
 

@@ -121,7 +121,7 @@ class Scheduler:
     def _reuse_prefix(self, seq: Seq) -> None:
         prompt = np.asarray(seq.req.prompt, dtype=np.int32)
         images = seq.req.images
-        src, n = self.pool.cache.lookup(prompt, images)
+        src, n = self.pool.cache.lookup(prompt, images, seq.req.background)
         entry = src
         for other in self.running:  # a running sequence's computed cells are shareable too
             if other.waiting_fork or other.n_past <= n:
@@ -167,5 +167,5 @@ class Scheduler:
             return
         cells = np.asarray(seq.tokens[: seq.n_past], dtype=np.int32)
         spans = spans_of(seq.req.images, seq.n_past) if seq.req.images else ()
-        for seq_id in self.pool.cache.add(seq.seq_id, cells, spans):
+        for seq_id in self.pool.cache.add(seq.seq_id, cells, spans, seq.req.background):
             self.pool.release(seq_id)
