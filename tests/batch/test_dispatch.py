@@ -17,7 +17,16 @@ from openmini.config import ServerConfig
 from openmini.server.anthropic.schemas import CountTokensRequest, MessagesRequest
 from openmini.server.app import create_app
 from openmini.server.generate import BATCH_SCOPE_KEY
-from openmini.server.routes import batches, chat, completions, files, health, messages, models
+from openmini.server.routes import (
+    batches,
+    chat,
+    code,
+    completions,
+    files,
+    health,
+    messages,
+    models,
+)
 from openmini.server.schemas import ChatCompletionRequest, CompletionRequest
 from server.fake_backend import FakeBackend  # tests/ is on sys.path (rootdir)
 
@@ -46,8 +55,10 @@ def test_the_batch_endpoints(tmp_path: Path) -> None:
     assert endpoints == {"/v1/chat/completions": ChatCompletionRequest,
                          "/v1/completions": CompletionRequest,
                          "/v1/messages": MessagesRequest,
-                         "/v1/messages/count_tokens": CountTokensRequest}
-    routers = (chat, completions, messages, models, health, files, batches)
+                         "/v1/messages/count_tokens": CountTokensRequest,
+                         # every POST route with a JSON body, extensions too
+                         "/v1/code/outline": code.OutlineRequest}
+    routers = (chat, completions, messages, models, health, files, batches, code)
     every = [route for module in routers for route in module.router.routes]
     assert batch_endpoints(every) == endpoints
     # POST /v1/batches has a body model too, and POST /v1/files is a POST: neither is a line's

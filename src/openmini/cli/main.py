@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from openmini.cli.batch_cmd import batch_app
+from openmini.cli.code_cmd import code_app
 from openmini.reasoning.effort import EFFORTS
 
 Effort = Enum("Effort", {e: e for e in EFFORTS}, type=str)  # type: ignore[misc]
@@ -20,6 +21,7 @@ Effort = Enum("Effort", {e: e for e in EFFORTS}, type=str)  # type: ignore[misc]
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="openmini: a small open-weight model behind an OpenAI-compatible API.")
 app.add_typer(batch_app, name="batch")
+app.add_typer(code_app, name="code")
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m",
                                        help="Model alias (default, fast, tiny) or a .gguf path.")]

@@ -28,7 +28,16 @@ from openmini.server.body_limit import BodyLimit, Limit
 from openmini.server.errors import install_error_handlers
 from openmini.server.fastpath import Endpoint, FastRoute, FastRoutes
 from openmini.server.metrics import Metrics, MetricsMiddleware
-from openmini.server.routes import batches, chat, completions, files, health, messages, models
+from openmini.server.routes import (
+    batches,
+    chat,
+    code,
+    completions,
+    files,
+    health,
+    messages,
+    models,
+)
 from openmini.server.schemas import ChatCompletionRequest, CompletionRequest
 from openmini.server.timing import ServerTimingMiddleware
 from openmini.vision.policy import from_config
@@ -64,7 +73,7 @@ def create_app(config: ServerConfig, backend: Backend | Router) -> FastAPI:
     app.state.store = Store(config.data_path() / "openmini.sqlite3")
     app.state.files = FileStore(app.state.store, config.data_path(), config.batch_max_bytes,
                                 config.file_ttl_days)
-    routers = [m.router for m in (chat, completions, messages, models, health, files,
+    routers = [m.router for m in (chat, completions, messages, models, health, files, code,
                                   batches)]
     for router in routers:
         app.include_router(router)

@@ -1,0 +1,149 @@
+"""Outlines: the symbols a file defines (functions, methods, classes, ...), from its tree."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openmini.code.languages import Language, language_for
+from openmini.code.parse import Parsed, detect, parse
+
+_F, _C = "function", "class"
+_JS = {"function_declaration": _F, "generator_function_declaration": _F,
+       "class_declaration": _C, "abstract_class_declaration": _C, "method_definition": "method",
+       "interface_declaration": "interface", "enum_declaration": "enum",
+       "type_alias_declaration": "type", "internal_module": "module", "module": "module"}
+_C_FAMILY = {"function_definition": _F, "struct_specifier": "struct", "enum_specifier": "enum",
+             "union_specifier": "struct", "type_definition": "type"}
+# Node type -> kind, per grammar. A `class` node's kind is refined by the keyword before its
+# name (Kotlin's and Swift's class_declaration covers interface, enum, struct, extension).
+KINDS: dict[str, dict[str, str]] = {
+    "python": {"function_definition": _F, "class_definition": _C},
+    "javascript": _JS, "typescript": _JS, "tsx": _JS,
+    "go": {"function_declaration": _F, "method_declaration": "method", "type_spec": "type"},
+    "rust": {"function_item": _F, "function_signature_item": _F, "struct_item": "struct",
+             "enum_item": "enum", "union_item": "struct", "trait_item": "trait",
+             "impl_item": "impl", "mod_item": "module", "type_item": "type"},
+    "java": {"class_declaration": _C, "interface_declaration": "interface",
+             "enum_declaration": "enum", "record_declaration": _C,
+             "annotation_type_declaration": "interface", "method_declaration": _F,
+             "constructor_declaration": _F},
+    "c": _C_FAMILY,
+    "cpp": {**_C_FAMILY, "class_specifier": _C, "namespace_definition": "module"},
+    "csharp": {"class_declaration": _C, "interface_declaration": "interface",
+               "struct_declaration": "struct", "enum_declaration": "enum",
+               "record_declaration": _C, "namespace_declaration": "module",
+               "file_scoped_namespace_declaration": "module", "method_declaration": _F,
+               "constructor_declaration": _F, "local_function_statement": _F},
+    "ruby": {"method": _F, "singleton_method": _F, "class": _C, "module": "module"},
+    "php": {"function_definition": _F, "method_declaration": _F, "class_declaration": _C,
+            "interface_declaration": "interface", "trait_declaration": "trait",
+            "enum_declaration": "enum", "namespace_definition": "module"},
+    "kotlin": {"function_declaration": _F, "class_declaration": _C, "object_declaration": _C,
+               "type_alias": "type"},
+    "swift": {"function_declaration": _F, "class_declaration": _C, "init_declaration": _F,
+              "protocol_declaration": "interface", "typealias_declaration": "type"},
+}
+_CONTAINERS = {"class", "struct", "impl", "trait", "interface", "enum"}
+_NAME_TYPES = {"identifier", "type_identifier", "simple_identifier", "constant", "name",
+               "field_identifier", "property_identifier", "scope_resolution"}
+_KEYWORDS = {"interface": "interface", "protocol": "interface", "enum": "enum",
+             "struct": "struct", "extension": "impl", "object": "class"}
+_GO_TYPES = {"struct_type": "struct", "interface_type": "interface"}
+
+
+def _text(node: Any, source: bytes) -> str:
+    return source[node.start_byte:node.end_byte].decode("utf-8", "replace")
+
+
+def _declarator_name(node: Any) -> Any:
+    """C and C++: the name inside a (function, pointer, reference) declarator chain."""
+    while node is not None and node.child_by_field_name("declarator") is not None:
+        node = node.child_by_field_name("declarator")
+    return node
+
+
+def _name_node(node: Any, grammar: str) -> Any:
+    if grammar == "rust" and node.type == "impl_item":
+        return node.child_by_field_name("type")
+    if grammar in ("c", "cpp") and node.type in ("function_definition", "type_definition"):
+        return _declarator_name(node)
+    name = node.child_by_field_name("name")
+    if name is not None:
+        return name
+    return next((c for c in node.named_children if c.type in _NAME_TYPES), None)
+
+
+def _kind(node: Any, kind: str, name: Any, grammar: str, source: bytes) -> str:
+    if grammar == "go" and node.type == "type_spec":
+        value = node.child_by_field_name("type")
+        return _GO_TYPES.get(value.type, "type") if value is not None else "type"
+    if kind == _C and grammar in ("kotlin", "swift"):
+        head = source[node.start_byte:name.start_byte].decode("utf-8", "replace").split()
+        return next((_KEYWORDS[w] for w in head if w in _KEYWORDS), kind)
+    return kind
+
+
+def _point(point: tuple[int, int]) -> dict[str, int]:
+    return {"line": point[0] + 1, "column": point[1] + 1}
+
+
+def symbols(parsed: Parsed) -> list[dict[str, Any]]:
+    """The symbols of a parse, in source order; `parent`: the enclosing symbol's name. A
+    function directly inside a class, struct, impl, trait, interface or enum is a method."""
+    grammar = parsed.language.grammar
+    table = KINDS.get(grammar)
+    if table is None:
+        return []
+    out: list[dict[str, Any]] = []
+    # (node, enclosing symbol: (name, kind) | None)
+    stack: list[tuple[Any, tuple[str, str] | None]] = [(parsed.tree.root_node, None)]
+    while stack:
+        node, parent = stack.pop()
+        inner = parent
+        kind = table.get(node.type)
+        name_node = _name_node(node, grammar) if kind else None
+        if kind and name_node is not None:
+            kind = _kind(node, kind, name_node, grammar, parsed.source)
+            name = _text(name_node, parsed.source)
+            parent_name = parent[0] if parent else None
+            if kind == _F and parent and parent[1] in _CONTAINERS:
+                kind = "method"
+            if grammar == "go" and node.type == "method_declaration":
+                parent_name = _go_receiver(node, parsed.source)
+            out.append({"kind": kind, "name": name, "start": _point(node.start_point),
+                        "end": _point(node.end_point), "parent": parent_name})
+            inner = (name, kind)
+        stack.extend((child, inner) for child in reversed(node.named_children))
+    return out
+
+
+def _go_receiver(node: Any, source: bytes) -> str | None:
+    receiver = node.child_by_field_name("receiver")
+    if receiver is None:
+        return None
+    types = [c for c in _walk(receiver) if c.type == "type_identifier"]
+    return _text(types[0], source) if types else None
+
+
+def _walk(node: Any) -> list[Any]:
+    out, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        out.append(n)
+        stack.extend(reversed(n.named_children))
+    return out
+
+
+def outline(code: str, language: Language | str | None = None) -> dict[str, Any]:
+    """`{"language", "symbols", "diagnostics"}` of a snippet; the language detected when
+    not given (parse.detect). Symbols' columns are tree-sitter's byte columns plus one;
+    diagnostics' columns count characters."""
+    if language is None:
+        lang = detect(code)
+    elif isinstance(language, Language):
+        lang = language
+    else:
+        lang = language_for(language)
+    parsed = parse(code, lang)
+    return {"language": lang.name, "symbols": symbols(parsed),
+            "diagnostics": parsed.diagnostics}
