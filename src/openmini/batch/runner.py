@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -32,6 +33,7 @@ from openmini.batch.files import FileStore
 from openmini.batch.results import Outcome, commit, fail_pending, result_lines
 from openmini.batch.store import Store
 from openmini.batch.validate import ModelCheck, check_file
+from openmini.errors import NotFound, OpenMiniError
 
 log = logging.getLogger("openmini.batch")
 
@@ -96,15 +98,14 @@ class Runner:
         now = int(time.time())
         for row in rows:
             status = row["status"]
+            late = row["expires_at"] is not None and now >= row["expires_at"]
             if status == "validating":
                 await self._validate(row)
-            elif status == "in_progress" and row["expires_at"] is not None \
-                    and now >= row["expires_at"]:
+            elif status == "in_progress" and late:
                 await self._end(row["id"], "expired", EXPIRED, cancel_running=True)
             elif status == "cancelling":
                 # running lines may finish, but not past the window: a stuck one would
                 # keep the batch cancelling for ever
-                late = row["expires_at"] is not None and now >= row["expires_at"]
                 if late or not self._flight.of(row["id"]):
                     await self._end(row["id"], "cancelled", CANCELLED, cancel_running=late)
             elif status == "finalizing":
@@ -122,8 +123,8 @@ class Runner:
         batch_id = row["id"]
         schema = self.endpoints.get(row["endpoint"])
         try:
-            path = self.files.path(row["input_file_id"])
-        except Exception:
+            path: Path | None = self.files.path(row["input_file_id"])
+        except NotFound:
             path = None
         if schema is None or path is None:
             self._fail(batch_id, [{"code": "invalid_file" if path is None else
@@ -211,9 +212,8 @@ class Runner:
             raise
         except Exception as exc:  # the line fails, the batch goes on
             log.exception("batch line %s:%d could not run", batch_id, line)
-            status, parsed = 500, {"error": {"message": f"The request could not be run: "
-                                             f"{exc}", "type": "server_error", "param": None,
-                                             "code": None}}
+            status = 500
+            parsed = OpenMiniError(f"The request could not be run: {exc}").envelope()
         if status in RETRY_LATER:
             self._backoff_until = time.monotonic() + 1.0
             return
