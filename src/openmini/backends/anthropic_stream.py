@@ -53,6 +53,16 @@ USAGE_KEYS = ("input_tokens", "output_tokens", "cache_read_input_tokens",
               "cache_creation_input_tokens")
 
 
+def usage_of(u: dict[str, Any]) -> Usage:
+    """Anthropic's usage as ours: it counts cache reads and writes apart from
+    `input_tokens`, our prompt tokens include them."""
+    cached = int(u.get("cache_read_input_tokens") or 0)
+    prompt = (int(u.get("input_tokens") or 0) + cached
+              + int(u.get("cache_creation_input_tokens") or 0))
+    return Usage(prompt_tokens=prompt, completion_tokens=int(u.get("output_tokens") or 0),
+                 cached_tokens=cached)
+
+
 class EventReader:
     """`feed(name, data)` for each event, then `done(seconds)` once the stream ended.
     `skip`: leading whitespace to drop from the answer (held back from a prefill)."""
@@ -82,11 +92,7 @@ class EventReader:
         if not (self.finished and self.stopped):
             what = "no message_stop" if self.finished else "no stop_reason"
             raise protocol_error(self.provider, f"the stream ended early ({what})")
-        u = self.usage
-        cached = u.get("cache_read_input_tokens", 0)
-        prompt = u.get("input_tokens", 0) + cached + u.get("cache_creation_input_tokens", 0)
-        return Done(Usage(prompt_tokens=prompt, completion_tokens=u.get("output_tokens", 0),
-                          cached_tokens=cached), seconds)
+        return Done(usage_of(self.usage), seconds)
 
     def _event(self, name: str, data: object) -> list[Event]:
         if not isinstance(data, dict):

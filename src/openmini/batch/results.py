@@ -18,7 +18,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from openmini.backends.anthropic_stream import usage_of as anthropic_usage
+from openmini.backends.openai_stream import usage_of as openai_usage
 from openmini.batch.store import Store
+from openmini.types import Usage
 
 _ID_PREFIX = re.compile(r"^[A-Za-z]+[-_]")
 
@@ -30,17 +33,15 @@ class Outcome:
     request_id: str
 
 
-def usage_of(body: dict[str, Any]) -> tuple[int, int, int, int]:
-    """(input, cached, output, reasoning) tokens of an OpenAI or Anthropic response body."""
+def usage_of(body: dict[str, Any]) -> Usage:
+    """The usage of a response body: OpenAI's shape (chat, completions) or Anthropic's
+    (messages), read as the upstream backends read them."""
     usage = body.get("usage")
     if not isinstance(usage, dict):
-        return 0, 0, 0, 0
-    prompt = usage.get("prompt_tokens_details") or {}
-    completion = usage.get("completion_tokens_details") or {}
-    return (int(usage.get("prompt_tokens", usage.get("input_tokens", 0)) or 0),
-            int(prompt.get("cached_tokens") or usage.get("cache_read_input_tokens") or 0),
-            int(usage.get("completion_tokens", usage.get("output_tokens", 0)) or 0),
-            int(completion.get("reasoning_tokens") or 0))
+        return Usage()
+    if "input_tokens" in usage:
+        return anthropic_usage(usage)
+    return openai_usage(usage)
 
 
 def _renamed(body: dict[str, Any]) -> dict[str, Any]:
@@ -58,29 +59,30 @@ def commit(store: Store, batch_id: str, line: int, digest: str | None,
     outcome is the request's own (under 500: not a failure of the moment). The number of
     lines recorded."""
     state = "done" if outcome.status_code < 400 else "failed"
-    tokens = usage_of(outcome.body)
+    usage = usage_of(outcome.body)
     with store.transaction() as tx:
         followers: list[int] = []
         if digest is not None and outcome.status_code < 500:
             followers = [r[0] for r in tx.execute(
                 "SELECT line FROM lines WHERE batch_id = ? AND digest = ? AND state = "
                 "'pending' AND line != ?", (batch_id, digest, line))]
-        done = _record(tx, batch_id, line, state, outcome, outcome.body, tokens, None)
+        done = _record(tx, batch_id, line, state, outcome, outcome.body, usage, None)
         for other in followers:
             copy = Outcome(outcome.status_code, outcome.body, f"req_{uuid.uuid4().hex}")
-            done += _record(tx, batch_id, other, state, copy, _renamed(outcome.body), tokens,
+            done += _record(tx, batch_id, other, state, copy, _renamed(outcome.body), usage,
                             line)
     return done
 
 
 def _record(tx: sqlite3.Connection, batch_id: str, line: int, state: str, outcome: Outcome,
-            body: dict[str, Any], tokens: tuple[int, int, int, int], leader: int | None) -> int:
+            body: dict[str, Any], usage: Usage, leader: int | None) -> int:
     cursor = tx.execute(
         "UPDATE lines SET state = ?, status_code = ?, request_id = ?, response = ?, "
         "dedup_of = ?, input_tokens = ?, cached_tokens = ?, output_tokens = ?, "
         "reasoning_tokens = ? WHERE batch_id = ? AND line = ? AND state = 'pending'",
-        (state, outcome.status_code, outcome.request_id, json.dumps(body), leader, *tokens,
-         batch_id, line))
+        (state, outcome.status_code, outcome.request_id, json.dumps(body), leader,
+         usage.prompt_tokens, usage.cached_tokens, usage.completion_tokens,
+         usage.reasoning_tokens, batch_id, line))
     return cursor.rowcount
 
 
