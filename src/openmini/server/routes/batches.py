@@ -6,7 +6,6 @@ here when there is something new for it.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from fastapi import APIRouter
@@ -15,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from openmini.errors import InvalidRequest, NotFound
+from openmini.server.pages import page, query_limit
 from openmini.server.schemas import WireModel
 
 router = APIRouter()
@@ -72,25 +72,12 @@ async def create_batch(body: BatchCreate, http: Request) -> JSONResponse:
 @router.get("/v1/batches")
 async def list_batches(http: Request) -> dict[str, Any]:
     query = http.query_params
-    after, limit = query.get("after"), _limit(query.get("limit"))
+    after, limit = query.get("after"), query_limit(query.get("limit"), 20, 100)
     try:
         data, has_more = http.app.state.batches.list(after, limit)
     except NotFound as exc:  # the `after` cursor
         raise NotFound(exc.message, param="after") from None
-    return {"object": "list", "data": data,
-            "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None, "has_more": has_more}
-
-
-def _limit(value: str | None) -> int:
-    """`limit` (1 to 100, default 20), a 400 naming it otherwise. Read here rather than
-    declared on the route, whose errors would name `query.limit`."""
-    if value is None:
-        return 20
-    if not re.fullmatch(r"[0-9]{1,4}", value.strip()) or not 1 <= int(value) <= 100:
-        raise InvalidRequest("limit must be an integer from 1 to 100.", param="limit",
-                             code="invalid_value")
-    return int(value)
+    return page(data, has_more)
 
 
 @router.get("/v1/batches/{batch_id}")

@@ -18,8 +18,9 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import FileResponse
 
-from openmini.batch.files import FileStore, check_upload_purpose
+from openmini.batch.files import MAX_LIST, FileStore, check_upload_purpose
 from openmini.errors import InvalidRequest, UnsupportedParameter
+from openmini.server.pages import page, query_limit
 
 router = APIRouter()
 
@@ -82,22 +83,11 @@ def _expires_after(form: FormData) -> int | None:
 @router.get("/v1/files")
 async def list_files(http: Request) -> dict[str, Any]:
     query = http.query_params
-    limit = _limit(query.get("limit"))
+    limit = query_limit(query.get("limit"), MAX_LIST, MAX_LIST)
     records, has_more = await run_in_threadpool(
         _files(http).list, query.get("purpose"), limit, query.get("after"),
         query.get("order", "desc"))
-    data = [record.to_api() for record in records]
-    return {"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None, "has_more": has_more}
-
-
-def _limit(value: str | None) -> int:
-    if value is None:
-        return 10_000
-    if not re.fullmatch(r"[0-9]{1,6}", value.strip()):
-        raise InvalidRequest("limit must be an integer from 1 to 10000.", param="limit",
-                             code="invalid_value")
-    return int(value)
+    return page([record.to_api() for record in records], has_more)
 
 
 # `:path` so that an id with a slash in it (`../x`) reaches the store's check and is a 404
