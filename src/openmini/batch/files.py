@@ -170,12 +170,9 @@ class FileStore:
 
         file_id = new_file_id()
         sink = self._write(file_id, copy, self.max_bytes)
-        now = int(time.time())
-        if expires_after_s is None and purpose == "batch" and self.ttl_days:
-            expires_after_s = self.ttl_days * DAY_S
-        expires_at = None if expires_after_s is None else now + expires_after_s
-        return self._insert(FileRecord(file_id, filename, purpose, sink.size, now, expires_at,
-                                       sink.hash.hexdigest()))
+        if expires_after_s is None and purpose == "batch":
+            expires_after_s = self._ttl_s()
+        return self._insert(file_id, filename, purpose, sink, expires_after_s)
 
     def create(self, content: Content, filename: str, purpose: str = "batch_output",
                file_id: str | None = None, expires_after_s: int | None = None) -> FileRecord:
@@ -189,12 +186,9 @@ class FileStore:
             raise ValueError(f"not a file id: {file_id!r}")
         filename = clean_filename(filename)
         sink = self._write(file_id, _filler(content), None)
-        now = int(time.time())
-        expires_at = now + self.ttl_days * DAY_S if self.ttl_days else None
-        if expires_after_s is not None:
-            expires_at = now + expires_after_s
-        return self._insert(FileRecord(file_id, filename, purpose, sink.size, now, expires_at,
-                                       sink.hash.hexdigest()))
+        if expires_after_s is None:
+            expires_after_s = self._ttl_s()
+        return self._insert(file_id, filename, purpose, sink, expires_after_s)
 
     def get(self, file_id: str) -> FileRecord:
         row = None
@@ -274,7 +268,16 @@ class FileStore:
         _fsync_dir(self.dir)
         return sink
 
-    def _insert(self, record: FileRecord) -> FileRecord:
+    def _ttl_s(self) -> int | None:
+        return self.ttl_days * DAY_S if self.ttl_days else None
+
+    def _insert(self, file_id: str, filename: str, purpose: str, sink: _Sink,
+                expires_after_s: int | None) -> FileRecord:
+        """The record of bytes `sink` wrote, created now (replacing one with its id)."""
+        now = int(time.time())
+        expires_at = None if expires_after_s is None else now + expires_after_s
+        record = FileRecord(file_id, filename, purpose, sink.size, now, expires_at,
+                            sink.hash.hexdigest())
         with self.store.transaction() as tx:
             tx.execute("INSERT OR REPLACE INTO files (id, filename, purpose, bytes, created_at, "
                        "expires_at, sha256) VALUES (?, ?, ?, ?, ?, ?, ?)",
