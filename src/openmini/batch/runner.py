@@ -137,7 +137,7 @@ class Runner:
         if checked.problems:
             self._fail(batch_id, [p.to_api() for p in checked.problems])
             return
-        models = {json.loads(line.body).get("model") for line in checked.lines[:1000]}
+        models = {line.model for line in checked.lines}
         with self.store.transaction() as tx:
             status = tx.execute("SELECT status FROM batches WHERE id = ?", (batch_id,))
             if status.fetchone()[0] != "validating":  # cancelled meanwhile

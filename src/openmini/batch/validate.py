@@ -33,6 +33,7 @@ class Line:
     body: str  # canonical JSON (sorted keys, no spaces)
     digest: str | None  # equal for lines with equal deterministic bodies: run once
     prefix: str  # lines sharing a prompt prefix sort next to each other
+    model: str | None  # the body's `model` (the batch's own, when every line names it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +143,7 @@ def _check_line(number: int, raw: bytes, endpoint: str, schema: type[BaseModel],
         raise bad("model_not_found", f"The model {model!r} is not served here.", "body.model")
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return Line(number, custom_id, canonical, _digest(endpoint, body),
-                prefix_key(body))
+                prefix_key(body), model if isinstance(model, str) else None)
 
 
 def deterministic(endpoint: str, body: dict[str, Any]) -> bool:
