@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from openmini.code.languages import Language, language_for
-from openmini.code.parse import Parsed, detect, parse
+from openmini.code.languages import Language
+from openmini.code.parse import Parsed, detect_parse, parse
 
 _F, _C = "function", "class"
 _JS = {"function_declaration": _F, "generator_function_declaration": _F,
@@ -136,14 +136,8 @@ def _walk(node: Any) -> list[Any]:
 
 def outline(code: str, language: Language | str | None = None) -> dict[str, Any]:
     """`{"language", "symbols", "diagnostics"}` of a snippet; the language detected when
-    not given (parse.detect). Symbols' columns are tree-sitter's byte columns plus one;
+    not given (parse.detect_parse). Symbols' columns are tree-sitter's byte columns plus one;
     diagnostics' columns count characters."""
-    if language is None:
-        lang = detect(code)
-    elif isinstance(language, Language):
-        lang = language
-    else:
-        lang = language_for(language)
-    parsed = parse(code, lang)
-    return {"language": lang.name, "symbols": symbols(parsed),
+    parsed = detect_parse(code) if language is None else parse(code, language)
+    return {"language": parsed.language.name, "symbols": symbols(parsed),
             "diagnostics": parsed.diagnostics}

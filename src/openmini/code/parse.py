@@ -161,23 +161,32 @@ def candidates_for(code: str) -> list[str]:
 
 
 def detect(code: str, candidates: list[str] | None = None) -> Language:
-    """The language a snippet is most likely written in.
+    """The language a snippet is most likely written in (`detect_parse`)."""
+    return detect_parse(code, candidates).language
+
+
+def detect_parse(code: str, candidates: list[str] | None = None) -> Parsed:
+    """The snippet parsed in the language it is most likely written in.
 
     Method: a short list of candidates (given, else `candidates_for`: the shebang's
     interpreter, else languages whose keywords or punctuation appear, else the common
     languages), each snippet parsed with each candidate's grammar; the candidate whose parse
     has the fewest ERROR and MISSING nodes wins, ties going to the earlier candidate (the
-    order of `PREFERENCE` for hinted candidates). A parse with no error ends the search."""
+    order of `PREFERENCE` for hinted candidates). A parse with no error ends the search. The
+    winner's tree is the one returned: nothing is parsed twice."""
     source = encode(code)
     names = candidates if candidates is not None else candidates_for(code)
     langs = [lang for name in names if (lang := find(name)) is not None]
     if not langs:
-        return language_for(names[0] if names else "", param="language")
-    best, best_errors = langs[0], -1
+        language_for(names[0] if names else "", param="language")  # the 400
+    best: tuple[Language, Any] | None = None
+    best_errors = -1
     for lang in langs:
-        errors = error_count(parser(lang).parse(source))
+        tree = parser(lang).parse(source)
+        errors = error_count(tree)
         if best_errors < 0 or errors < best_errors:
-            best, best_errors = lang, errors
+            best, best_errors = (lang, tree), errors
         if errors == 0:
             break
-    return best
+    assert best is not None
+    return Parsed(best[0], best[1], source, diagnostics(best[1], source))
