@@ -21,8 +21,10 @@ from dataclasses import replace
 from typing import Any
 
 from openmini.backends.base import Backend
+from openmini.code.check import CodeCheck, code_check_of
 from openmini.config import EngineConfig, ServerConfig
 from openmini.decoding.bad_words import check_phrases
+from openmini.errors import InvalidRequest
 from openmini.decoding.constraint import Constraint
 from openmini.hooks.base import TokenHook
 from openmini.hooks.criteria import stop_criteria
@@ -52,6 +54,16 @@ def _response_constraint(response_format: dict[str, Any]) -> Constraint | None:
     return constraint_of(ResponseFormat.model_validate(response_format, strict=False), None)
 
 
+def _code_check(spec: CodeCheck | dict[str, Any] | None) -> CodeCheck | None:
+    if spec is None or isinstance(spec, CodeCheck):
+        return spec
+    if unknown := sorted(set(spec) - {"mode", "languages", "max_repairs"}):
+        raise InvalidRequest(f"'code_check.{unknown[0]}' is not a code_check field.",
+                             param=f"code_check.{unknown[0]}")
+    return code_check_of(spec.get("mode", "report"), spec.get("languages"),
+                         spec.get("max_repairs"))
+
+
 class AsyncOpenMini:
     def __init__(self, model: str = "default", *, backend: Backend | None = None,
                  progress: Callable[[int, int], None] | None = None,
@@ -77,6 +89,7 @@ class AsyncOpenMini:
                 reasoning_effort: str | None = None, thinking_budget: int | None = None,
                 hooks: Sequence[TokenHook] = (), stop_regex: Sequence[str] | None = None,
                 max_sentences: int | None = None, max_time: float | None = None,
+                code_check: CodeCheck | dict[str, Any] | None = None,
                 **sampling: Any) -> Request:
         """Build a Request. `priority`: lower runs first. `deadline`: seconds from now by
         which the request must have started, or it fails with DeadlineExceeded.
@@ -85,7 +98,10 @@ class AsyncOpenMini:
         shapes, and the calls come back on `Completion.choices[i].tool_calls`.
         `reasoning_effort` / `thinking_budget`: think first (`Choice.reasoning`,
         `usage.reasoning_tokens`). `hooks`: callables that see each token before it is
-        emitted (openmini.hooks); `stop_regex`, `max_sentences`, `max_time`: stop criteria."""
+        emitted (openmini.hooks); `stop_regex`, `max_sentences`, `max_time`: stop criteria.
+        `code_check` (`{"mode": "report" | "repair", "languages", "max_repairs"}` or a
+        code.check.CodeCheck): the answer's code parsed (`Choice.code`), broken blocks
+        regenerated in repair mode."""
         if "stop" in sampling and isinstance(sampling["stop"], str):
             sampling["stop"] = (sampling["stop"],)
         if "bad_words" in sampling:
@@ -102,7 +118,7 @@ class AsyncOpenMini:
                        priority=priority, deadline=due, constraint=constraint, tools=specs,
                        tool_choice=choice, parallel_tool_calls=parallel_tool_calls,
                        reasoning=reasoning_spec(reasoning_effort, thinking_budget),
-                       hooks=(*criteria, *hooks))
+                       hooks=(*criteria, *hooks), code_check=_code_check(code_check))
 
     def events(self, request: Request) -> AsyncIterator[Event]:
         return self.pipeline.run(request)

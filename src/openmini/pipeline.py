@@ -15,6 +15,7 @@ from openmini.errors import UnsupportedParameter
 from openmini.router import Router
 from openmini.types import (
     ChoiceFinished,
+    CodeReport,
     Done,
     Event,
     Failed,
@@ -65,6 +66,10 @@ class Pipeline:
                                     self.tool_call_retries)
         else:
             stream = self.router.generate(request)
+        if request.code_check is not None:
+            from openmini.code.stage import run_with_code_check
+
+            stream = run_with_code_check(request, stream, self.router.generate)
         try:
             async for event in stream:
                 yield event
@@ -93,6 +98,7 @@ class Choice:
     finish_reason: FinishReason | None = None
     stop_reason: str | int | None = None
     tool_deltas: list[ToolCallDelta] = field(default_factory=list)
+    code: CodeReport | None = None  # code_check's findings
 
     @property
     def tool_calls(self) -> list[ToolCall]:
@@ -130,6 +136,7 @@ async def collect(events: AsyncIterator[Event], n: int = 1) -> Completion:
         elif isinstance(event, ChoiceFinished):
             choices[event.index].finish_reason = event.finish_reason
             choices[event.index].stop_reason = event.stop_reason
+            choices[event.index].code = event.code
         elif isinstance(event, Done):
             usage, engine_seconds = event.usage, event.engine_seconds
         elif isinstance(event, Failed):

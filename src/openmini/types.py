@@ -6,11 +6,12 @@ Plain frozen dataclasses: pydantic lives only at the edge (wire schemas) and in 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
 
+    from openmini.code.check import CodeCheck
     from openmini.decoding.constraint import Constraint
     from openmini.hooks.base import TokenHook
     from openmini.reasoning.effort import ReasoningSpec
@@ -97,6 +98,7 @@ class Request:
     # the last message is the assistant's unfinished answer: continue it, no new turn
     # (router/recovery.py; backends that can: Capabilities.prefill)
     continue_final: bool = False
+    code_check: CodeCheck | None = None  # parse the answer's code: report or repair (code/)
     # where it went (router/): filled by the router as it picks a deployment, read by the
     # edge for the `model` field and the x-openmini-route header (shared by copies)
     route: Route = field(default_factory=lambda: Route(), compare=False)
@@ -143,6 +145,12 @@ class Usage:
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(self.prompt_tokens + other.prompt_tokens,
+                     self.completion_tokens + other.completion_tokens,
+                     self.cached_tokens + other.cached_tokens,
+                     self.reasoning_tokens + other.reasoning_tokens)
+
 
 @dataclass(frozen=True, slots=True)
 class TextDelta:
@@ -176,10 +184,21 @@ class ToolCallDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class CodeReport:
+    """What `code_check` found in a choice's code: its syntax diagnostics (`{"block",
+    "language", "line", "column", "node", "message"}`) and, in repair mode, how many
+    regenerations it made (None in report mode)."""
+
+    diagnostics: tuple[dict[str, Any], ...] = ()
+    repairs: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ChoiceFinished:
     index: int
     finish_reason: FinishReason
     stop_reason: str | int | None = None
+    code: CodeReport | None = None  # with code_check: what it found
 
 
 @dataclass(frozen=True, slots=True)

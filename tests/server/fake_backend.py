@@ -35,6 +35,8 @@ class FakeBackend:
     """Emits `pieces` for every choice (interleaved), then ChoiceFinished per choice and Done."""
 
     pieces: tuple[str, ...] = ("Hello", "", " world")
+    # per request in turn, the pieces to answer with (then `pieces` again): a script
+    answers: list[tuple[str, ...]] = field(default_factory=list)
     reasoning: tuple[str, ...] = ()  # reasoning pieces, emitted first
     finish_reason: FinishReason = "stop"
     stop_reason: str | int | None = None
@@ -78,9 +80,10 @@ class FakeBackend:
         for piece in self.reasoning:
             for index in range(request.n):
                 yield ReasoningDelta(index=index, text=piece, token_ids=(0,))
+        pieces = self.answers.pop(0) if self.answers else self.pieces
         step = 0
         while True:
-            piece = self.pieces[step % len(self.pieces)]
+            piece = pieces[step % len(pieces)]
             for index in range(request.n):
                 if self.delay:
                     await asyncio.sleep(self.delay)
@@ -91,7 +94,7 @@ class FakeBackend:
                     yield Failed(self.fail_after_first)
                     return
             step += 1
-            if step == len(self.pieces) and not self.forever:
+            if step == len(pieces) and not self.forever:
                 break
         for index in range(request.n):
             yield ChoiceFinished(index, self.finish_reason, self.stop_reason)

@@ -147,6 +147,12 @@ def candidates_for(code: str) -> list[str]:
     """Likely languages for a snippet: its shebang's interpreter alone, else every language
     a cheap hint (keywords, punctuation) in its first `HINT_CHARS` points to, else the
     common languages."""
+    return hinted_languages(code) or list(PREFERENCE[:12])
+
+
+def hinted_languages(code: str) -> list[str]:
+    """The languages a snippet's shebang or its cheap hints point to (none: no sign of
+    code), in `PREFERENCE` order."""
     if code.startswith("#!"):
         words = [w.rsplit("/", 1)[-1] for w in code[2:].split("\n", 1)[0].split()]
         if words and words[0] == "env":
@@ -156,8 +162,7 @@ def candidates_for(code: str) -> list[str]:
             return [name]
     head = code[:HINT_CHARS]
     found = {lang for pattern, lang in _HINTS if re.search(pattern, head, re.MULTILINE)}
-    ordered = [name for name in PREFERENCE if name in found]
-    return ordered or list(PREFERENCE[:12])
+    return [name for name in PREFERENCE if name in found]
 
 
 def detect(code: str, candidates: list[str] | None = None) -> Language:

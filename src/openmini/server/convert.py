@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import TypeVar
 
 from openmini.backends.base import Capabilities
+from openmini.code.check import code_check_of
 from openmini.decoding.bad_words import check_phrases
 from openmini.decoding.constraint import Constraint
 from openmini.errors import InvalidRequest, UnsupportedParameter
@@ -50,6 +51,10 @@ def chat_request(body: ChatCompletionRequest, caps: Capabilities, request_id: st
         request = replace(request, reasoning=reasoning)
     if _continues(body, caps):
         request = replace(request, continue_final=True)
+    if body.code_check is not None:
+        check = body.code_check
+        request = replace(request, code_check=code_check_of(check.mode, check.languages,
+                                                            check.max_repairs))
     if not tools and tool_choice is None:
         return request
     return replace(request, tools=tools, tool_choice=tool_choice,

@@ -8,7 +8,7 @@ from typing import Any
 from openmini.errors import EngineError
 from openmini.pipeline import Choice, Completion
 from openmini.server.logprobs import chat_logprobs, completion_logprobs
-from openmini.types import Usage
+from openmini.types import CodeReport, Usage
 
 # Internal finish reasons a client may see; the rest ("error", "cancelled") become errors.
 PUBLIC_FINISH_REASONS = frozenset({"stop", "length", "tool_calls", "content_filter"})
@@ -54,6 +54,8 @@ def _chat_choice(choice: Choice) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": choice.text}
     if choice.reasoning:
         message["reasoning_content"] = choice.reasoning
+    if choice.code is not None:
+        message.update(code_fields(choice.code))
     if choice.tool_deltas:
         message["content"] = choice.text or None
         message["tool_calls"] = [
@@ -67,6 +69,14 @@ def _chat_choice(choice: Choice) -> dict[str, Any]:
         "finish_reason": public_finish_reason(choice.finish_reason),
         "stop_reason": choice.stop_reason,
     }
+
+
+def code_fields(report: CodeReport) -> dict[str, Any]:
+    """`code_diagnostics` (and `code_repairs` in repair mode): code_check's extension fields."""
+    fields: dict[str, Any] = {"code_diagnostics": list(report.diagnostics)}
+    if report.repairs is not None:
+        fields["code_repairs"] = report.repairs
+    return fields
 
 
 def completion_body(completion: Completion, meta: ResponseMeta) -> dict[str, Any]:

@@ -129,6 +129,12 @@ class GenerationFields(WireModel):
         default=None, description="Extension: server-side token hooks by name, with args.")
 
 
+class CodeCheckIn(WireModel):
+    mode: str = "report"  # checked in code/check.py (the 400 names code_check.mode)
+    languages: list[str] | None = None
+    max_repairs: int | None = None
+
+
 class ChatCompletionRequest(GenerationFields):
     messages: list[MessageIn] = Field(min_length=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
@@ -148,6 +154,9 @@ class ChatCompletionRequest(GenerationFields):
         "of answering it; needs add_generation_prompt false.")
     add_generation_prompt: bool | None = Field(
         default=None, description="vLLM's: true (the default) opens a new assistant turn.")
+    code_check: CodeCheckIn | None = Field(
+        default=None, description="Extension: parse the code in the answer and report "
+        "(`message.code_diagnostics`) or repair the blocks that do not parse.")
 
 
 class CompletionRequest(GenerationFields):

@@ -11,7 +11,12 @@ from typing import Any, Protocol
 
 from openmini.server.errors import error_envelope
 from openmini.server.logprobs import chat_logprobs, completion_logprobs
-from openmini.server.responses import ResponseMeta, public_finish_reason, usage_dict
+from openmini.server.responses import (
+    ResponseMeta,
+    code_fields,
+    public_finish_reason,
+    usage_dict,
+)
 from openmini.types import (
     ChoiceFinished,
     Done,
@@ -66,7 +71,8 @@ class ChatChunks:
                 "logprobs": logprobs, "finish_reason": None}
 
     def finish(self, event: ChoiceFinished, reason: str) -> dict[str, Any]:
-        return {"index": event.index, "delta": {}, "logprobs": None,
+        delta = {} if event.code is None else code_fields(event.code)
+        return {"index": event.index, "delta": delta, "logprobs": None,
                 "finish_reason": reason, "stop_reason": event.stop_reason}
 
 

@@ -192,7 +192,7 @@ async def run_with_tools(request: Request, generate: Generate, stream: bool,
                 yield event
             else:
                 held.append(event)
-        spent = _plus(spent, done.usage) if done is not None else spent
+        spent = spent + done.usage if done is not None else spent
         errors = output.errors()
         if not errors:
             for event in held:
@@ -206,11 +206,6 @@ async def run_with_tools(request: Request, generate: Generate, stream: bool,
             yield Failed(InvalidToolCall(message))
             return
         attempt = _with_feedback(attempt, output.raw_text(0), errors)
-
-
-def _plus(a: Usage, b: Usage) -> Usage:
-    return Usage(a.prompt_tokens + b.prompt_tokens, a.completion_tokens + b.completion_tokens,
-                 a.cached_tokens + b.cached_tokens, a.reasoning_tokens + b.reasoning_tokens)
 
 
 async def _attempt(request: Request, generate: Generate, output: ToolOutput
