@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -56,6 +56,16 @@ def assembly_progress() -> Iterator[Callable[[int, int], None]]:
         yield update
     finally:
         progress.stop()
+
+
+class CodeCheckMode(StrEnum):
+    report = "report"
+    repair = "repair"
+
+
+CodeCheckOpt = Annotated[CodeCheckMode | None, typer.Option(
+    "--code-check", help="Parse the code blocks of the answer: report their syntax errors "
+    "on stderr, or repair the blocks that do not parse (held back until they do).")]
 
 
 def _config(path: Path | None = None, **flags: Any) -> Any:
@@ -147,6 +157,7 @@ def run(
     temperature: Annotated[float, typer.Option("--temperature")] = 0.7,
     seed: Annotated[int | None, typer.Option("--seed")] = None,
     reasoning_effort: EffortOpt = None,
+    code_check: CodeCheckOpt = None,
     threads: ThreadsOpt = None,
     ctx_size: CtxOpt = None,
     image: Annotated[list[Path] | None, typer.Option(
@@ -165,7 +176,8 @@ def run(
     client = _client(model, threads, 1, ctx_size)
     asyncio.run(one_shot(client, text, system, dict(
         max_tokens=max_tokens, temperature=temperature, seed=seed,
-        reasoning_effort=reasoning_effort and reasoning_effort.value), image or ()))
+        reasoning_effort=reasoning_effort and reasoning_effort.value,
+        code_check=code_check and {"mode": code_check.value}), image or ()))
 
 
 @app.command()
@@ -175,6 +187,7 @@ def chat(
     max_tokens: Annotated[int | None, typer.Option("--max-tokens")] = None,
     temperature: Annotated[float, typer.Option("--temperature")] = 0.7,
     reasoning_effort: EffortOpt = None,
+    code_check: CodeCheckOpt = None,
     threads: ThreadsOpt = None,
     ctx_size: CtxOpt = None,
 ) -> None:
@@ -186,8 +199,9 @@ def chat(
 
     client = _client(model, threads, 1, ctx_size)
     effort = reasoning_effort.value if reasoning_effort else None
-    asyncio.run(interactive(client, system, dict(temperature=temperature,
-                                                 max_tokens=max_tokens, reasoning_effort=effort)))
+    check = code_check and {"mode": code_check.value}
+    asyncio.run(interactive(client, system, dict(temperature=temperature, max_tokens=max_tokens,
+                                                 reasoning_effort=effort, code_check=check)))
 
 
 @batch_app.command("run")

@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from openmini.api import AsyncOpenMini
-from openmini.types import ChatMessage, Failed, ReasoningDelta, TextDelta
+from openmini.types import (
+    ChatMessage,
+    ChoiceFinished,
+    CodeReport,
+    Failed,
+    ReasoningDelta,
+    TextDelta,
+)
 
 
 async def _stream_reply(client: AsyncOpenMini, messages: list[ChatMessage],
@@ -20,6 +27,7 @@ async def _stream_reply(client: AsyncOpenMini, messages: list[ChatMessage],
     sampling = {k: v for k, v in sampling.items() if v is not None}
     request = replace(client.request(messages, **sampling), stream=True)
     thought = False
+    code_report: CodeReport | None = None
     async for event in client.events(request):
         if isinstance(event, ReasoningDelta) and event.text:
             sys.stderr.write(event.text)
@@ -32,11 +40,26 @@ async def _stream_reply(client: AsyncOpenMini, messages: list[ChatMessage],
             sys.stdout.write(event.text)
             sys.stdout.flush()
             parts.append(event.text)
+        elif isinstance(event, ChoiceFinished) and event.code is not None:
+            code_report = event.code
         elif isinstance(event, Failed):
             raise event.error
     sys.stdout.write("\n")
     sys.stdout.flush()
+    if code_report is not None:
+        _say_code(code_report)
     return "".join(parts)
+
+
+def _say_code(report: CodeReport) -> None:
+    """--code-check's findings, on stderr (a pipe gets only the answer)."""
+    if report.repairs:
+        print(f"code: {report.repairs} repair(s) made", file=sys.stderr)
+    for d in report.diagnostics:
+        print(f"code: block {d['block'] + 1} ({d['language']}) {d['line']}:{d['column']}: "
+              f"{d['message']}", file=sys.stderr)
+    if not report.diagnostics:
+        print("code: every block parses", file=sys.stderr)
 
 
 async def one_shot(client: AsyncOpenMini, prompt: str, system: str | None,
