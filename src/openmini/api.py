@@ -24,8 +24,8 @@ from openmini.backends.base import Backend
 from openmini.code.check import CodeCheck, code_check_of
 from openmini.config import EngineConfig, ServerConfig
 from openmini.decoding.bad_words import check_phrases
-from openmini.errors import InvalidRequest
 from openmini.decoding.constraint import Constraint
+from openmini.errors import InvalidRequest
 from openmini.hooks.base import TokenHook
 from openmini.hooks.criteria import stop_criteria
 from openmini.pipeline import Completion, Pipeline, collect

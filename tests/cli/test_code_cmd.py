@@ -61,3 +61,46 @@ def test_unreadable_file_or_unknown_language_exits_2(tmp_path: Path) -> None:
     path.write_text(GOOD)
     code, _, err = run("outline", str(path), "--language", "klingon")
     assert code == 2 and "klingon" in err
+
+
+EQ_A = ("def f(items):\n    total = 0\n    for item in items:\n        total += item\n"
+        "    return total\n")
+EQ_B = "def f(xs):  # renamed\n    acc = 0\n    for x in xs: acc += x\n    return acc\n"
+
+
+def test_equivalent_files_exit_0(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.py", tmp_path / "b.py"
+    a.write_text(EQ_A)
+    b.write_text(EQ_B)
+    assert run("equivalent", str(a), str(b)) == (0, "equivalent\n", "")
+    code, out, _ = run("equivalent", str(a), str(b), "--json")
+    assert code == 0 and json.loads(out) == {"equivalent": True, "difference": None}
+
+
+def test_first_difference_exits_1(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.py", tmp_path / "b.py"
+    a.write_text(EQ_A)
+    b.write_text(EQ_B.replace("return acc", "return x"))
+    code, out, _ = run("equivalent", str(a), str(b))
+    assert (code, out) == (1, f"{a}:5:12 <-> {b}:4:12: rename\n")
+    code, out, _ = run("equivalent", str(a), str(b), "--json")
+    assert code == 1 and json.loads(out)["difference"]["kind"] == "rename"
+
+
+def test_equivalent_language_from_a_or_the_option(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b.txt"  # no extension: detected from a
+    a.write_text("function f(a) {\n  return a + 1;\n}\n")
+    b.write_text("function f(b) { return b + 1; }\n")
+    assert run("equivalent", str(a), str(b)) == (0, "equivalent\n", "")
+    # as Go, `function` does not parse: a syntax difference
+    code, out, _ = run("equivalent", str(a), str(b), "--language", "go")
+    assert code == 1 and out.endswith(": syntax\n")
+
+
+def test_equivalent_unreadable_file_or_unknown_language_exits_2(tmp_path: Path) -> None:
+    a = tmp_path / "a.py"
+    a.write_text(EQ_A)
+    code, _, err = run("equivalent", str(a), str(tmp_path / "missing.py"))
+    assert code == 2 and "missing.py" in err
+    code, _, err = run("equivalent", str(a), str(a), "--language", "klingon")
+    assert code == 2 and "klingon" in err

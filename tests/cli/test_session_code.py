@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from server.fake_backend import FakeBackend
 
 from openmini.api import AsyncOpenMini
 from openmini.cli.session import _stream_reply
 from openmini.types import ChatMessage
+from server.fake_backend import FakeBackend
 
 BROKEN = ("Here:\n", "```python\n", "def f(:\n", "    pass\n", "```\n")
 FIXED = ("```python\ndef f():\n    pass\n```",)

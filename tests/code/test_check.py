@@ -21,8 +21,8 @@ ANSWER = (f"First:\n```py\n{BROKEN_PY}```\nThen:\n```js\nconst a = [1, 2;\n```\n
           "Output:\n```text\nnot code (\n```\n")
 
 
-def diagnostics(text: str, spec: CodeCheck = CodeCheck()) -> list[dict[str, object]]:
-    return [d for c in check_answer(text, spec) for d in c.diagnostics()]
+def diagnostics(text: str, spec: CodeCheck | None = None) -> list[dict[str, object]]:
+    return [d for c in check_answer(text, spec or CodeCheck()) for d in c.diagnostics()]
 
 
 def test_each_fenced_block_is_parsed_in_its_fence_language() -> None:

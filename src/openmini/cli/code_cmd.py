@@ -1,4 +1,5 @@
-"""`openmini code outline FILE` and `openmini code check FILE...`: code as syntax trees."""
+"""`openmini code outline FILE`, `openmini code check FILE...` and `openmini code equivalent A B`:
+code as syntax trees."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import typer
 from openmini.code.languages import Language
 
 code_app = typer.Typer(add_completion=False, no_args_is_help=True,
-                       help="Code as syntax trees: outlines and syntax checks, offline.")
+                       help="Code as syntax trees: outlines, syntax checks and structural "
+                       "equivalence, offline.")
 
 LanguageOpt = Annotated[str | None, typer.Option(
     "--language", "-l", help="The language (python, js, go, ...); default: from the file's "
@@ -82,3 +84,30 @@ def check_cmd(
             failed = True
             typer.echo(f"{path}:{d['line']}:{d['column']}: {d['message']}")
     raise typer.Exit(code=1 if failed else 0)
+
+
+@code_app.command("equivalent")
+def equivalent_cmd(
+    a: Annotated[Path, typer.Argument(help="The first source file.")],
+    b: Annotated[Path, typer.Argument(help="The second source file.")],
+    language: LanguageOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The result object as JSON.")] = False,
+) -> None:
+    """Whether two files differ only in layout, comments and a consistent renaming of local
+    variables: prints `equivalent`, or the first difference as `A:line:col <-> B:line:col:
+    kind`. Exit 0 equivalent, 1 not, 2 on an unreadable file or unknown language. The
+    language: --language, else A's name or extension, else detected from A."""
+    from openmini.code.equivalent import equivalent
+
+    code_a, lang = _load(a, language)
+    code_b, _ = _load(b, lang.name)
+    result = equivalent(code_a, code_b, lang.name)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+    elif (diff := result["difference"]) is None:
+        typer.echo("equivalent")
+    else:
+        sa, sb = diff["a"]["start"], diff["b"]["start"]
+        typer.echo(f"{a}:{sa['line']}:{sa['column']} <-> {b}:{sb['line']}:{sb['column']}: "
+                   f"{diff['kind']}")
+    raise typer.Exit(code=0 if result["equivalent"] else 1)
