@@ -89,32 +89,51 @@ def _point(point: tuple[int, int]) -> dict[str, int]:
 
 def symbols(parsed: Parsed) -> list[dict[str, Any]]:
     """The symbols of a parse, in source order; `parent`: the enclosing symbol's name. A
-    function directly inside a class, struct, impl, trait, interface or enum is a method."""
+    function directly inside a class, struct, impl, trait, interface or enum is a method.
+    The definitions are found by a tree-sitter query (in C); only they become Python nodes."""
     grammar = parsed.language.grammar
     table = KINDS.get(grammar)
     if table is None:
         return []
     out: list[dict[str, Any]] = []
-    # (node, enclosing symbol: (name, kind) | None)
-    stack: list[tuple[Any, tuple[str, str] | None]] = [(parsed.tree.root_node, None)]
-    while stack:
-        node, parent = stack.pop()
-        inner = parent
-        kind = table.get(node.type)
-        name_node = _name_node(node, grammar) if kind else None
-        if kind and name_node is not None:
-            kind = _kind(node, kind, name_node, grammar, parsed.source)
-            name = _text(name_node, parsed.source)
-            parent_name = parent[0] if parent else None
-            if kind == _F and parent and parent[1] in _CONTAINERS:
-                kind = "method"
-            if grammar == "go" and node.type == "method_declaration":
-                parent_name = _go_receiver(node, parsed.source)
-            out.append({"kind": kind, "name": name, "start": _point(node.start_point),
-                        "end": _point(node.end_point), "parent": parent_name})
-            inner = (name, kind)
-        stack.extend((child, inner) for child in reversed(node.named_children))
+    open_: list[tuple[int, str, str]] = []  # enclosing symbols: (end byte, name, kind)
+    for node in _definitions(parsed.tree, grammar, table):
+        while open_ and open_[-1][0] <= node.start_byte:
+            open_.pop()
+        parent = open_[-1] if open_ else None
+        name_node = _name_node(node, grammar)
+        if name_node is None:
+            continue
+        kind = _kind(node, table[node.type], name_node, grammar, parsed.source)
+        name = _text(name_node, parsed.source)
+        parent_name = parent[1] if parent else None
+        if kind == _F and parent and parent[2] in _CONTAINERS:
+            kind = "method"
+        if grammar == "go" and node.type == "method_declaration":
+            parent_name = _go_receiver(node, parsed.source)
+        out.append({"kind": kind, "name": name, "start": _point(node.start_point),
+                    "end": _point(node.end_point), "parent": parent_name})
+        open_.append((node.end_byte, name, kind))
     return out
+
+
+_QUERIES: dict[str, Any] = {}
+
+
+def _definitions(tree: Any, grammar: str, table: dict[str, str]) -> list[Any]:
+    """The nodes of `table`'s types, outer before inner, in source order."""
+    query = _QUERIES.get(grammar)
+    if query is None:
+        from tree_sitter import Query
+
+        language = tree.language
+        kinds = [t for t in table if language.id_for_node_kind(t, True)]
+        query = _QUERIES[grammar] = Query(language, "[" + " ".join(f"({t})" for t in kinds)
+                                          + "] @definition")
+    from tree_sitter import QueryCursor
+
+    nodes = QueryCursor(query).captures(tree.root_node).get("definition", [])
+    return sorted(nodes, key=lambda n: (n.start_byte, -n.end_byte))
 
 
 def _go_receiver(node: Any, source: bytes) -> str | None:
