@@ -55,3 +55,23 @@ async def test_structured_output_and_tools_through_the_api() -> None:
 def test_unknown_model_is_a_clear_error() -> None:
     with pytest.raises(ModelNotFound):
         OpenMini(model="no-such-alias")
+
+
+def test_request_takes_suffix_fim_check_and_code_check() -> None:
+    from openmini.api import AsyncOpenMini
+    from openmini.code.check import CodeCheck
+    from openmini.code.fim import FimCheck
+    from openmini.errors import InvalidRequest
+    from server.fake_backend import FakeBackend
+
+    om = AsyncOpenMini(backend=FakeBackend())
+    request = om.request(prompt="def f():\n    return ", suffix="\n", fim_check=True,
+                         language="py", code_check={"mode": "repair", "languages": ["go"]})
+    assert request.suffix == "\n" and request.fim_check == FimCheck("python")
+    assert request.code_check == CodeCheck("repair", ("go",), 2)
+    assert om.request(prompt="x", suffix="").suffix is None  # "" is no suffix, as OpenAI has it
+    for kwargs, param in [({"fim_check": True}, "fim_check"),
+                          ({"code_check": {"mode": "repair", "tries": 3}}, "code_check.tries")]:
+        with pytest.raises(InvalidRequest) as info:
+            om.request(prompt="x", **kwargs)
+        assert info.value.param == param

@@ -22,6 +22,7 @@ from typing import Any
 
 from openmini.backends.base import Backend
 from openmini.code.check import CodeCheck, code_check_of
+from openmini.code.fim import fim_check_of
 from openmini.config import EngineConfig, ServerConfig
 from openmini.decoding.bad_words import check_phrases
 from openmini.decoding.constraint import Constraint
@@ -90,7 +91,8 @@ class AsyncOpenMini:
                 hooks: Sequence[TokenHook] = (), stop_regex: Sequence[str] | None = None,
                 max_sentences: int | None = None, max_time: float | None = None,
                 code_check: CodeCheck | dict[str, Any] | None = None,
-                **sampling: Any) -> Request:
+                suffix: str | None = None, fim_check: bool = False,
+                language: str | None = None, **sampling: Any) -> Request:
         """Build a Request. `priority`: lower runs first. `deadline`: seconds from now by
         which the request must have started, or it fails with DeadlineExceeded.
         `response_format` (OpenAI's dict) or `constraint` (decoding.Constraint: json_schema,
@@ -101,7 +103,9 @@ class AsyncOpenMini:
         emitted (openmini.hooks); `stop_regex`, `max_sentences`, `max_time`: stop criteria.
         `code_check` (`{"mode": "report" | "repair", "languages", "max_repairs"}` or a
         code.check.CodeCheck): the answer's code parsed (`Choice.code`), broken blocks
-        regenerated in repair mode."""
+        regenerated in repair mode. `suffix` (with `prompt`): fill in the middle, on a model
+        whose vocabulary has FIM tokens; `fim_check` resamples a middle that breaks the
+        file's parse (`language`: the file's, else detected)."""
         if "stop" in sampling and isinstance(sampling["stop"], str):
             sampling["stop"] = (sampling["stop"],)
         if "bad_words" in sampling:
@@ -114,11 +118,15 @@ class AsyncOpenMini:
         specs = tool_specs_from_openai(list(tools)) if tools is not None else ()
         choice = tool_choice_from_openai(tool_choice, specs) if specs or tool_choice else None
         criteria = stop_criteria(stop_regex, max_sentences, max_time)
+        if fim_check and not suffix:
+            raise InvalidRequest("'fim_check' needs a non-empty 'suffix'.", param="fim_check")
         return Request(model=self.model, messages=msgs, prompt=prompt, sampling=params, n=n,
                        priority=priority, deadline=due, constraint=constraint, tools=specs,
                        tool_choice=choice, parallel_tool_calls=parallel_tool_calls,
                        reasoning=reasoning_spec(reasoning_effort, thinking_budget),
-                       hooks=(*criteria, *hooks), code_check=_code_check(code_check))
+                       hooks=(*criteria, *hooks), code_check=_code_check(code_check),
+                       suffix=suffix or None,
+                       fim_check=fim_check_of(language) if fim_check else None)
 
     def events(self, request: Request) -> AsyncIterator[Event]:
         return self.pipeline.run(request)

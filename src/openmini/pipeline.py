@@ -64,6 +64,10 @@ class Pipeline:
 
             stream = run_with_tools(request, self.router.generate, request.stream,
                                     self.tool_call_retries)
+        elif request.fim_check is not None:
+            from openmini.code.fim_stage import run_with_fim_check
+
+            stream = run_with_fim_check(request, self.router.generate)
         else:
             stream = self.router.generate(request)
         if request.code_check is not None:

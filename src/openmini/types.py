@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
 
     from openmini.code.check import CodeCheck
+    from openmini.code.fim import FimCheck
     from openmini.decoding.constraint import Constraint
     from openmini.hooks.base import TokenHook
     from openmini.reasoning.effort import ReasoningSpec
@@ -98,6 +99,10 @@ class Request:
     # the last message is the assistant's unfinished answer: continue it, no new turn
     # (router/recovery.py; backends that can: Capabilities.prefill)
     continue_final: bool = False
+    # fill in the middle (a raw prompt): the text after the completion (engine/fim.py)
+    suffix: str | None = None
+    # resample a middle after which prompt + middle + suffix no longer parses (code/fim.py)
+    fim_check: FimCheck | None = None
     code_check: CodeCheck | None = None  # parse the answer's code: report or repair (code/)
     # where it went (router/): filled by the router as it picks a deployment, read by the
     # edge for the `model` field and the x-openmini-route header (shared by copies)

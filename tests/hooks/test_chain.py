@@ -370,3 +370,23 @@ def test_a_hook_returning_a_non_action_is_a_hook_error(bad: object) -> None:
         push(chain, "x")
     assert err.value.hook == "sloppy"
     assert type(bad).__name__ in err.value.message
+
+
+def test_a_hook_with_at_end_has_the_last_word_on_what_it_holds() -> None:
+    class Trims:  # holds everything; at the end keeps only the first word
+        name, at_end = "trims", True
+
+        def __call__(self, tok: HookToken) -> Action | None:
+            if tok.token_id < 0:
+                return stop(tok.held.split(" ")[0], reason="trimmed")
+            return HOLD
+
+    after = Scripted(None)
+    chain = HookChain([Trims(), after], 0)
+    assert push(chain, "keep this") == [] and push(chain, " not") == []
+    assert chain.flush(USAGE, 1.0) == [(False, "keep")]
+    assert chain.stopped is not None and chain.stopped.reason == "trimmed"
+    assert [t for t in after.texts if t] == ["keep"]  # the next hook saw what it let go
+    plain = HookChain([Scripted(HOLD)], 0)  # without at_end: held text is emitted as before
+    push(plain, "all of it")
+    assert plain.flush(USAGE, 1.0) == [(False, "all of it")]

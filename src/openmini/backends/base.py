@@ -24,6 +24,9 @@ class Capabilities:
     # continues a partial assistant message (Request.continue_final): stream recovery
     # (router/recovery.py) may move a broken stream onto this backend
     prefill: bool = False
+    # fills in the middle: a completion's `suffix` (a local model whose vocabulary has FIM
+    # tokens: engine/fim.py; an OpenAI-compatible upstream passes it on)
+    fim: bool = False
 
 
 @dataclass(frozen=True, slots=True)

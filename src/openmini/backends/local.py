@@ -21,10 +21,11 @@ from openmini.backends.local_decision import (
 from openmini.config import FLASH_ATTN, EngineConfig
 from openmini.engine.chat_template import ChatTemplate
 from openmini.engine.engine import Engine, EngineSettings
+from openmini.engine.fim import FimTokens, fim_tokens, infill_ids, suffix_stop
 from openmini.engine.model import ContextSettings, LlamaModel
 from openmini.engine.sampling import LogitsProcessor
 from openmini.engine.sequence import next_arrival
-from openmini.errors import ContextLengthExceeded, InvalidRequest
+from openmini.errors import ContextLengthExceeded, InvalidRequest, UnsupportedParameter
 from openmini.reasoning.format import ThinkFormat, open_block, with_instruction
 from openmini.types import ChatMessage, Event, ImagePart, Request
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from openmini.backends.local_vision import NativeVision
     from openmini.decoding.constraint import Constraint
     from openmini.engine.images import ImageSpan
+    from openmini.hooks.base import TokenHook
     from openmini.reasoning.budget import Thinking
     from openmini.tools.grammar import CallFormat
 
@@ -96,8 +98,9 @@ class LocalBackend(ToolDecisions):
                 self.engine.close()
                 self.model.close()
                 raise
+        self.fim = fim_tokens(self.model)  # None: the vocabulary cannot fill in the middle
         self.capabilities = Capabilities(max_n=config.parallel, context_length=config.ctx_size,
-                                         prefill=True,
+                                         prefill=True, fim=self.fim is not None,
                                          vision="native" if self.vision else "perception")
         self._compiler_lock = threading.Lock()
         self._compiler: Any = None
@@ -110,8 +113,24 @@ class LocalBackend(ToolDecisions):
         return self._ids
 
     def prompt_tokens(self, request: Request) -> list[int]:
+        if request.suffix is not None:  # fill in the middle: no chat template
+            return infill_ids(self.model, self._fim(request), request.prompt or "",
+                              request.suffix)
         text, add_special = self._prompt_text(request)
         return self.model.tokenize_prompt(text, add_special=add_special)
+
+    def _fim(self, request: Request) -> FimTokens:
+        if self.fim is None or request.messages is not None:
+            raise UnsupportedParameter("suffix", "is not supported by this model (its "
+                                       "vocabulary has no fill-in-the-middle tokens)")
+        return self.fim
+
+    def _hooks(self, request: Request) -> tuple[TokenHook, ...]:
+        """The request's hooks; a middle's stop first (it sees the model's text)."""
+        if request.suffix is None:
+            return request.hooks
+        return (suffix_stop(request.prompt or "", request.suffix, self._fim(request),
+                            request.sampling.ignore_eos), *request.hooks)
 
     async def count_tokens(self, request: Request) -> int:
         prompt, _ = await self._prompt(request)
@@ -180,7 +199,7 @@ class LocalBackend(ToolDecisions):
                       processors=await self._processors(request, max_tokens, thinking,
                                                         arrival, decided),
                       thinking=thinking.__getitem__ if thinking else None,
-                      hooks=request.hooks, images=images)
+                      hooks=self._hooks(request), images=images)
         stream = self.engine.generate(fields)
         try:
             async for event in stream:

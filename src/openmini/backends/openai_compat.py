@@ -30,7 +30,7 @@ from openmini.types import Event, Request
 
 # what an upstream is assumed to do unless its provider table says more
 DEFAULT_CAPABILITIES = Capabilities(logprobs=True, max_n=1, context_length=32768,
-                                    reasoning=False, token_hooks=False, vision=None)
+                                    reasoning=False, token_hooks=False, vision=None, fim=True)
 NOT_FOUND = (404, 405)  # an endpoint the upstream does not have
 
 

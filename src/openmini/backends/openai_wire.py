@@ -5,8 +5,9 @@ Passed on: messages (developer turns as `system`, which every chat template know
 `data:` URLs in content parts, in place; tool calls and results), max_tokens, temperature,
 top_p (only when not 1.0: OpenAI's reasoning models refuse the field), presence/frequency
 penalties, seed, stop, n, logit_bias (the upstream tokenizer's ids, as the caller gave them),
-logprobs/top_logprobs, tools/tool_choice/parallel_tool_calls, `response_format` (only when
-the upstream enforces JSON schemas), `reasoning_effort` (only when it is declared able).
+logprobs/top_logprobs, a completion's `suffix` (fill in the middle: the upstream's, or its
+400), tools/tool_choice/parallel_tool_calls, `response_format` (only when the upstream
+enforces JSON schemas), `reasoning_effort` (only when it is declared able).
 As vLLM's, SGLang's, llama.cpp's and openmini's extra body fields: top_k, min_p, ignore_eos
 (an upstream that does not know them, OpenAI, refuses them with a 400).
 
@@ -74,6 +75,8 @@ def request_json(request: Request, upstream_model: str, images: Images,
         body["messages"] = messages_json(request.messages, images)
     else:
         body["prompt"] = request.prompt or ""
+        if request.suffix is not None:  # fill in the middle: the upstream's own (or its 400)
+            body["suffix"] = request.suffix
     body.update(sampling_json(request.sampling, chat))
     if request.n > 1:
         body["n"] = request.n

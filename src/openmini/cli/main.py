@@ -1,4 +1,4 @@
-"""The `openmini` command: serve, chat, run, models."""
+"""The `openmini` command: serve, chat, run, complete, models."""
 
 from __future__ import annotations
 
@@ -202,6 +202,60 @@ def chat(
     check = code_check and {"mode": code_check.value}
     asyncio.run(interactive(client, system, dict(temperature=temperature, max_tokens=max_tokens,
                                                  reasoning_effort=effort, code_check=check)))
+
+
+@app.command()
+def complete(
+    file: Annotated[Path, typer.Argument(help="The source file to fill in.")],
+    line: Annotated[int, typer.Option("--line", "-l", help="The cursor's line (1-based): "
+                                      "its start, or --column.")],
+    column: Annotated[int, typer.Option("--column", "-c", help="The cursor's column "
+                                        "(1-based, before that character).")] = 1,
+    model: Annotated[str | None, typer.Option(
+        "--model", "-m", help="A model with fill-in-the-middle tokens: default (the "
+        "default), fast (not tiny), or a .gguf path; with --base-url, an id the server "
+        "serves (default: its first).")] = None,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", help="Tokens at most.")] = 256,
+    temperature: Annotated[float, typer.Option("--temperature")] = 0.0,
+    base_url: Annotated[str | None, typer.Option(
+        "--base-url", help="Ask this server (its API root, with /v1) instead of a model in "
+        "this process.")] = None,
+    api_key: Annotated[str | None, typer.Option(
+        "--api-key", envvar="OPENMINI_API_KEY", help="The server's bearer key.")] = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help='{"text", "finish_reason", "usage"} instead of the text.')] = False,
+    threads: ThreadsOpt = None,
+    ctx_size: CtxOpt = None,
+) -> None:
+    """Fill in the middle: FILE is split at the cursor, the model writes what goes between
+    (it stops where the text after the cursor begins), and the middle is printed to stdout
+    exactly (nothing added). Exit 2 on an unreadable file or a line or column out of range,
+    1 when the model or server refuses."""
+    import asyncio
+
+    from openmini.cli.complete_cmd import (
+        complete_here,
+        complete_remote,
+        fail,
+        read_file,
+        split_at,
+        write,
+    )
+    from openmini.errors import OpenMiniError
+
+    try:
+        prompt, suffix = split_at(read_file(file), line, column)
+    except ValueError as exc:
+        raise fail(str(exc), 2) from exc
+    sampling = {"max_tokens": max_tokens, "temperature": temperature}
+    if base_url is not None:
+        write(complete_remote(base_url, api_key, model, prompt, suffix, sampling), as_json)
+        return
+    client = _client(model or "default", threads, 1, ctx_size)
+    try:
+        write(asyncio.run(complete_here(client, prompt, suffix, sampling)), as_json)
+    except OpenMiniError as exc:
+        raise fail(exc.message, 1) from exc
 
 
 @batch_app.command("run")

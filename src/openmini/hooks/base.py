@@ -13,8 +13,10 @@ It answers with one of:
   and end the choice; `reason` becomes the choice's `stop_reason` (default: the hook's name).
 
 Hooks run in order, each on what the one before emitted. Text still held when a choice ends
-is emitted. A hook that raises ends the request with a `HookError` naming it. Hooks run
-between decode steps: keep them to microseconds, or every sequence in the batch waits.
+is emitted; a hook with `at_end = True` is first called once more then (token_id -1, empty
+text), and may answer `stop(text)` to drop what it holds past `text` (engine/fim.py). A hook
+that raises ends the request with a `HookError` naming it. Hooks run between decode steps:
+keep them to microseconds, or every sequence in the batch waits.
 """
 
 from __future__ import annotations

@@ -57,6 +57,8 @@ class HookChain:
                 continue
             if chunks:
                 chunks = self._run(position, chunks, -1, usage, elapsed)
+            if stage.held and getattr(stage.hook, "at_end", False):  # its last word on it
+                chunks += self._run(position, [(stage.reasoning, "")], -1, usage, elapsed)
             if stage.held:
                 chunks.append((stage.reasoning, stage.held))
                 stage.held = ""

@@ -31,7 +31,8 @@ def openai_provider(p: ProviderConfig) -> Backend:
     from openmini.backends.openai_compat import OpenAICompatBackend
 
     return OpenAICompatBackend(p.name, p.base_url, dict(p.models), api_key=p.api_key(),
-                               timeout_s=p.timeout_s, capabilities=capabilities_of(p),
+                               timeout_s=p.timeout_s,  # `suffix` passed on: its own 400s
+                               capabilities=replace(capabilities_of(p), fim=True),
                                enforces_json_schema=p.json_schema)
 
 

@@ -8,6 +8,7 @@ from typing import TypeVar
 
 from openmini.backends.base import Capabilities
 from openmini.code.check import code_check_of
+from openmini.code.fim import fim_check_of
 from openmini.decoding.bad_words import check_phrases
 from openmini.decoding.constraint import Constraint
 from openmini.errors import InvalidRequest, UnsupportedParameter
@@ -64,8 +65,6 @@ def chat_request(body: ChatCompletionRequest, caps: Capabilities, request_id: st
 def completion_request(body: CompletionRequest, caps: Capabilities, request_id: str) -> Request:
     if not caps.completions:
         raise InvalidRequest("This model does not support text completions.", param="model")
-    if body.suffix:
-        raise UnsupportedParameter("suffix")
     if body.echo:
         raise UnsupportedParameter("echo", "is not supported when true")
     n = body.n or 1
@@ -74,8 +73,28 @@ def completion_request(body: CompletionRequest, caps: Capabilities, request_id: 
     logprobs = body.logprobs is not None
     sampling = sampling_params(body, body.max_tokens, logprobs, body.logprobs or 0, caps)
     constraint = constraint_of(None, body.structured_outputs)
-    return _request(body, caps, request_id, sampling, prompt=_prompt(body.prompt),
-                    constraint=constraint)
+    request = _request(body, caps, request_id, sampling, prompt=_prompt(body.prompt),
+                       constraint=constraint)
+    return _infill(body, caps, request)
+
+
+def _infill(body: CompletionRequest, caps: Capabilities, request: Request) -> Request:
+    """`suffix` (fill in the middle; "" is no suffix, as OpenAI has it) and `fim_check` with
+    its `language` (docs/code.md, "Fill-in-the-middle")."""
+    if body.language is not None and not body.fim_check:
+        raise InvalidRequest("'language' is only allowed with 'fim_check'.", param="language")
+    if body.fim_check and not body.suffix:
+        raise InvalidRequest("'fim_check' needs a non-empty 'suffix'.", param="fim_check")
+    if not body.suffix:
+        return request
+    if not caps.fim:
+        raise UnsupportedParameter("suffix", "is not supported by this model (its vocabulary "
+                                   "has no fill-in-the-middle tokens)")
+    if body.fim_check and body.stream:
+        raise UnsupportedParameter("fim_check", "is not supported with stream (a middle is "
+                                   "checked whole)")
+    check = fim_check_of(body.language) if body.fim_check else None
+    return replace(request, suffix=body.suffix, fim_check=check)
 
 
 def sampling_params(body: GenerationFields, max_tokens: int | None, logprobs: bool,

@@ -88,10 +88,13 @@ def _text_choice(choice: Choice) -> dict[str, Any]:
     logprobs = None
     if choice.logprobs is not None:
         logprobs, _ = completion_logprobs(choice.logprobs, 0)
-    return {
+    out = {
         "index": choice.index,
         "text": choice.text,
         "logprobs": logprobs,
         "finish_reason": public_finish_reason(choice.finish_reason),
         "stop_reason": choice.stop_reason,
     }
+    if choice.code is not None:  # fim_check's findings (code/fim_stage.py)
+        out.update(code_fields(choice.code))
+    return out

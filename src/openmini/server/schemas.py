@@ -161,7 +161,15 @@ class ChatCompletionRequest(GenerationFields):
 
 class CompletionRequest(GenerationFields):
     prompt: str | list[Any]
-    suffix: str | None = None
+    suffix: str | None = Field(
+        default=None, description="Fill in the middle: the text after the completion (a "
+        "model with FIM tokens; empty: none).")
     echo: bool | None = None
     best_of: int | None = Field(default=None, ge=1)
     logprobs: int | None = Field(default=None, ge=0, le=5)
+    fim_check: bool | None = Field(
+        default=None, description="Extension, with suffix: a middle after which prompt + "
+        "middle + suffix no longer parses (when it did) is generated again.")
+    language: str | None = Field(
+        default=None, description="Extension, with fim_check: the file's language "
+        "(default: detected).")

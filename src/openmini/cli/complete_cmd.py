@@ -1,0 +1,119 @@
+"""`openmini complete FILE --line N [--column C]`: fill in the middle of a file at a cursor.
+
+The file is split at the cursor (the start of line N, or before column C of it): the text
+before is the prompt, the text after the suffix (none at the end of the file). The middle is
+asked of a model in this process (the library's pipeline, as `openmini run` does), or of a
+server's /v1/completions with `--base-url`, and written to stdout exactly as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import typer
+
+
+@dataclass(frozen=True, slots=True)
+class Middle:
+    text: str
+    finish_reason: str | None
+    usage: dict[str, int]
+
+    def as_json(self) -> str:
+        return json.dumps({"text": self.text, "finish_reason": self.finish_reason,
+                           "usage": self.usage})
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=code)
+
+
+def read_file(path: Path) -> str:
+    """The file's text; unreadable or not UTF-8 exits 2."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"{path}: cannot read as UTF-8 text: {exc}", 2) from exc
+
+
+def split_at(text: str, line: int, column: int = 1) -> tuple[str, str]:
+    """(before, after) the cursor: before column `column` of line `line` (both 1-based).
+    A line one past the last exists when the file ends with a line break (or is empty).
+    A line or column out of range is a ValueError that says which."""
+    lines = text.splitlines(keepends=True)
+    count = len(lines) + (1 if not text or text.endswith(("\n", "\r")) else 0)
+    if not 1 <= line <= count:
+        raise ValueError(f"--line must be between 1 and {count}, not {line}")
+    body = lines[line - 1].rstrip("\r\n") if line <= len(lines) else ""
+    if not 1 <= column <= len(body) + 1:
+        raise ValueError(f"--column must be between 1 and {len(body) + 1} on line {line}, "
+                         f"not {column}")
+    at = sum(len(text_line) for text_line in lines[:line - 1]) + column - 1
+    return text[:at], text[at:]
+
+
+async def complete_here(client: Any, prompt: str, suffix: str, sampling: dict[str, Any]
+                        ) -> Middle:
+    """The middle from a model in this process (an AsyncOpenMini), which is closed after."""
+    from openmini.pipeline import collect
+
+    try:
+        request = replace(client.request(prompt=prompt, **sampling), suffix=suffix or None)
+        done = await collect(client.events(request))
+    finally:
+        await client.close()
+    u = done.usage
+    return Middle(done.text, done.choices[0].finish_reason,
+                  {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
+                   "total_tokens": u.total_tokens})
+
+
+def complete_remote(base_url: str, api_key: str | None, model: str | None, prompt: str,
+                    suffix: str, sampling: dict[str, Any]) -> Middle:
+    """The middle from a server's /v1/completions (`model`: its first model when None)."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        with httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=300) as http:
+            if model is None:
+                model = _answer(http.get("/models"))["data"][0]["id"]
+            body = {"model": model, "prompt": prompt, **sampling}
+            if suffix:
+                body["suffix"] = suffix
+            choice, usage = _first(_answer(http.post("/completions", json=body)))
+    except httpx.HTTPError as exc:
+        raise fail(f"{base_url}: {exc}", 1) from exc
+    return Middle(choice["text"], choice.get("finish_reason"), usage)
+
+
+def _answer(response: Any) -> Any:
+    """A response's JSON; an error status exits 1 with the server's message."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if response.status_code >= 400:
+        error = data.get("error") if isinstance(data, dict) else None
+        message = error.get("message") if isinstance(error, dict) else response.text
+        raise fail(f"{response.status_code}: {message}", 1)
+    return data
+
+
+def _first(data: Any) -> tuple[dict[str, Any], dict[str, int]]:
+    usage = data.get("usage") or {}
+    return data["choices"][0], {k: int(usage.get(k, 0)) for k in (
+        "prompt_tokens", "completion_tokens", "total_tokens")}
+
+
+def write(middle: Middle, as_json: bool) -> None:
+    if as_json:
+        typer.echo(middle.as_json())
+        return
+    sys.stdout.write(middle.text)
+    sys.stdout.flush()
