@@ -117,6 +117,9 @@ class ServerConfig:
     batch_max_bytes: int = 200 * 1024 * 1024
     file_ttl_days: int = 30
     batch_concurrency: int = 0
+    # POST /v1/embeddings with the catalogue's embedding model (all-minilm-l6-v2), loaded at
+    # start beside the chat models (docs/embeddings.md); false: no embedding model.
+    embeddings: bool = True
     engine: EngineConfig = field(default_factory=EngineConfig)
 
     def __post_init__(self) -> None:

@@ -6,12 +6,12 @@ response is `collect()` over the same stream.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from openmini.backends.base import Backend, Capabilities
-from openmini.errors import UnsupportedParameter
+from openmini.errors import InvalidRequest, UnsupportedParameter
 from openmini.router import Router
 from openmini.types import (
     ChoiceFinished,
@@ -35,14 +35,20 @@ if TYPE_CHECKING:
 
 class Pipeline:
     def __init__(self, backend: Backend | Router, tool_call_retries: int = 1,
-                 intake: Intake | None = None):
+                 intake: Intake | None = None, embedding_models: Collection[str] = ()):
         # every exposed model id -> its backend (router/); one backend: a router over it
         self.router = backend if isinstance(backend, Router) else Router([backend])
         self.tool_call_retries = tool_call_retries
         self.intake = intake  # the vision stage; None: image parts are refused
+        self.embedding_models = frozenset(embedding_models)  # served on /v1/embeddings only
 
     def capabilities(self, model: str) -> Capabilities:
-        """What a request to `model` may ask for; ModelNotFound (404) for an unknown id."""
+        """What a request to `model` may ask for; ModelNotFound (404) for an unknown id,
+        InvalidRequest (400) for an embedding model."""
+        if model in self.embedding_models:
+            raise InvalidRequest(f"'{model}' is an embedding model: it serves POST "
+                                 "/v1/embeddings only.", param="model",
+                                 code="model_not_supported")
         return self.router.capabilities(model)
 
     async def count_tokens(self, request: Request) -> int:

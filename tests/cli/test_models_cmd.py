@@ -46,7 +46,7 @@ def test_models_lists_the_catalogue(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     aliases = [line.split("│")[1].strip() for line in lines if line.startswith("│")]
-    assert aliases == ["default", "fast", "tiny"]
+    assert aliases == ["default", "fast", "tiny", "all-minilm-l6-v2"]
     tiny_row = next(line for line in lines if "│ tiny " in line)
     assert "SmolLM2-135M-Instruct Q4_1" in tiny_row and "8,192" in tiny_row
     assert "yes" in tiny_row and str(target) in tiny_row

@@ -10,7 +10,7 @@ from openmini.models import CATALOGUE, ModelSpec
 
 
 def test_aliases() -> None:
-    assert set(CATALOGUE) == {"default", "fast", "tiny"}
+    assert set(CATALOGUE) == {"default", "fast", "tiny", "all-minilm-l6-v2"}
     assert all(alias == spec.alias for alias, spec in CATALOGUE.items())
 
 

@@ -118,9 +118,12 @@ def serve(
     data_dir: Annotated[str | None, typer.Option(
         "--data-dir", help="Where files and batches are kept (default: the user data "
         "directory).")] = None,
+    no_embeddings: Annotated[bool, typer.Option(
+        "--no-embeddings", help="Serve no embedding model (POST /v1/embeddings).")] = False,
 ) -> None:
     """Start the HTTP server (OpenAI and Anthropic APIs) for local models and upstream
-    providers (assembles each local model on first use)."""
+    providers, and the embedding model (assembles each local model on first use)."""
+    from openmini.engine.embed import open_embedders
     from openmini.router.build import build_router
     from openmini.server.run import serve as run_server
 
@@ -131,11 +134,18 @@ def serve(
                      api_key=api_key, max_queue=max_queue,
                      no_image_urls=no_image_urls or None, image_domains=image_domains,
                      image_allow_hosts=image_allow_hosts, image_roots=image_roots,
-                     mmproj=mmproj, data_dir=data_dir)
+                     mmproj=mmproj, data_dir=data_dir,
+                     embeddings=False if no_embeddings else None)
     cache_dir = Path(config.model_cache_dir) if config.model_cache_dir else None
     with assembly_progress() as progress:
-        router = build_router(config, cache_dir=cache_dir, progress=progress)
-    run_server(config, router)
+        embedders = open_embedders(config, cache_dir, progress)
+        try:
+            router = build_router(config, cache_dir=cache_dir, progress=progress)
+        except BaseException:
+            for embedder in embedders.values():
+                embedder.close()
+            raise
+    run_server(config, router, embedders)
 
 
 def _client(model: str, threads: int | None, parallel: int | None, ctx_size: int | None) -> Any:

