@@ -120,6 +120,8 @@ class ServerConfig:
     # POST /v1/embeddings with the catalogue's embedding model (all-minilm-l6-v2), loaded at
     # start beside the chat models (docs/embeddings.md); false: no embedding model.
     embeddings: bool = True
+    # Codebase indexes (index/, docs/index.md): files larger than this are not indexed.
+    index_max_file_bytes: int = 1_000_000
     engine: EngineConfig = field(default_factory=EngineConfig)
 
     def __post_init__(self) -> None:
@@ -143,7 +145,7 @@ class ServerConfig:
             if not isinstance(number, int) or isinstance(number, bool) or number < 0:
                 raise ValueError(f"{name} must be an integer >= 0, not {number!r}")
         for name in ("max_image_bytes", "max_images", "max_image_pixels", "max_body_bytes",
-                     "batch_max_lines", "batch_max_bytes"):
+                     "batch_max_lines", "batch_max_bytes", "index_max_file_bytes"):
             number = getattr(self, name)
             if not isinstance(number, int) or isinstance(number, bool) or number < 1:
                 raise ValueError(f"{name} must be a positive integer, not {number!r}")

@@ -88,6 +88,13 @@ class NotFound(OpenMiniError):
         super().__init__(message, param=param, code=code)
 
 
+class Conflict(OpenMiniError):
+    """An object that exists already (an index's name); `param` names the parameter."""
+
+    status = 409
+    type = "invalid_request_error"
+
+
 class Overloaded(OpenMiniError):
     """The request queue is full; the client should retry after `retry_after` seconds."""
 

@@ -1,4 +1,4 @@
-"""The `openmini` command: serve, chat, run, complete, models."""
+"""The `openmini` command: serve, chat, run, complete, models, index, search."""
 
 from __future__ import annotations
 
@@ -305,9 +305,11 @@ def batch_run(
 
 
 def _register_models() -> None:
+    from openmini.cli.index_cmd import register as register_index
     from openmini.cli.models_cmd import register
 
     register(app)
+    register_index(app)
 
 
 _register_models()

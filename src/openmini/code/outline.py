@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from openmini.code.languages import Language
@@ -87,16 +88,29 @@ def _point(point: tuple[int, int]) -> dict[str, int]:
     return {"line": point[0] + 1, "column": point[1] + 1}
 
 
-def symbols(parsed: Parsed) -> list[dict[str, Any]]:
-    """The symbols of a parse, in source order; `parent`: the enclosing symbol's name. A
-    function directly inside a class, struct, impl, trait, interface or enum is a method.
-    The definitions are found by a tree-sitter query (in C); only they become Python nodes."""
+@dataclass(frozen=True, slots=True)
+class Definition:
+    """A definition in a parse: its tree-sitter node, name, kind, the enclosing symbol's
+    name (`parent`) and the names of every enclosing symbol, outermost first (`scope`)."""
+
+    node: Any
+    name: str
+    kind: str
+    parent: str | None
+    scope: tuple[str, ...]
+
+
+def definitions(parsed: Parsed) -> list[Definition]:
+    """The definitions of a parse, in source order (outer before inner). A function
+    directly inside a class, struct, impl, trait, interface or enum is a method; a Go
+    method's parent is its receiver's type. The definitions are found by a tree-sitter
+    query (in C); only they become Python nodes."""
     grammar = parsed.language.grammar
     table = KINDS.get(grammar)
     if table is None:
         return []
-    out: list[dict[str, Any]] = []
-    open_: list[tuple[int, str, str]] = []  # enclosing symbols: (end byte, name, kind)
+    out: list[Definition] = []
+    open_: list[tuple[int, str, str, tuple[str, ...]]] = []  # (end byte, name, kind, scope)
     for node in _definitions(parsed.tree, grammar, table):
         while open_ and open_[-1][0] <= node.start_byte:
             open_.pop()
@@ -107,14 +121,22 @@ def symbols(parsed: Parsed) -> list[dict[str, Any]]:
         kind = _kind(node, table[node.type], name_node, grammar, parsed.source)
         name = _text(name_node, parsed.source)
         parent_name = parent[1] if parent else None
+        scope = (*parent[3], parent[1]) if parent else ()
         if kind == _F and parent and parent[2] in _CONTAINERS:
             kind = "method"
         if grammar == "go" and node.type == "method_declaration":
             parent_name = _go_receiver(node, parsed.source)
-        out.append({"kind": kind, "name": name, "start": _point(node.start_point),
-                    "end": _point(node.end_point), "parent": parent_name})
-        open_.append((node.end_byte, name, kind))
+            scope = (parent_name,) if parent_name else ()
+        out.append(Definition(node, name, kind, parent_name, scope))
+        open_.append((node.end_byte, name, kind, scope))
     return out
+
+
+def symbols(parsed: Parsed) -> list[dict[str, Any]]:
+    """The symbols of a parse (`definitions`), in source order, as dicts; `parent`: the
+    enclosing symbol's name."""
+    return [{"kind": d.kind, "name": d.name, "start": _point(d.node.start_point),
+             "end": _point(d.node.end_point), "parent": d.parent} for d in definitions(parsed)]
 
 
 _QUERIES: dict[str, Any] = {}
