@@ -22,6 +22,7 @@ from openmini.server.routes import (
     chat,
     code,
     completions,
+    embeddings,
     files,
     health,
     messages,
@@ -56,9 +57,11 @@ def test_the_batch_endpoints(tmp_path: Path) -> None:
                          "/v1/completions": CompletionRequest,
                          "/v1/messages": MessagesRequest,
                          "/v1/messages/count_tokens": CountTokensRequest,
+                         "/v1/embeddings": embeddings.EmbeddingRequest,
                          # every POST route with a JSON body, extensions too
-                         "/v1/code/outline": code.OutlineRequest}
-    routers = (chat, completions, messages, models, health, files, batches, code)
+                         "/v1/code/outline": code.OutlineRequest,
+                         "/v1/code/equivalent": code.EquivalentRequest}
+    routers = (chat, completions, messages, models, health, files, batches, code, embeddings)
     every = [route for module in routers for route in module.router.routes]
     assert batch_endpoints(every) == endpoints
     # POST /v1/batches has a body model too, and POST /v1/files is a POST: neither is a line's

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
+
+from openmini.sqlite import migrate, transaction
 
 # Each entry upgrades the schema by one version; never edit one that has shipped, add another.
 MIGRATIONS: tuple[str, ...] = (
@@ -86,7 +87,7 @@ class Store:
         self.path = path
         self._local = threading.local()
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._migrate(self.connection())
+        self._migrate()
 
     def connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -99,32 +100,15 @@ class Store:
             self._local.conn = conn
         return conn
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on an exception)."""
-        conn = self.connection()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        return transaction(self.connection())
 
     def version(self) -> int:
         return int(self.connection().execute("PRAGMA user_version").fetchone()[0])
 
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        with self.transaction() as tx:
-            current = int(tx.execute("PRAGMA user_version").fetchone()[0])
-            if current > len(MIGRATIONS):
-                raise RuntimeError(f"{self.path} has schema version {current}, newer than this "
-                                   f"openmini knows ({len(MIGRATIONS)}): upgrade openmini")
-            for number in range(current, len(MIGRATIONS)):
-                for statement in MIGRATIONS[number].split(";"):
-                    if statement.strip():
-                        tx.execute(statement)
-                tx.execute(f"PRAGMA user_version = {number + 1}")
+    def _migrate(self) -> None:
+        migrate(self.connection(), MIGRATIONS, self.path)
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

@@ -19,8 +19,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from openmini.errors import NotFound
 from openmini.index.chunk import Chunk
 from openmini.index.filters import Filters, path_matches
 from openmini.index.idents import identifier_words, split_identifier
+from openmini.sqlite import migrate, transaction
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -151,28 +151,12 @@ class IndexStore:
                 self._all.append(conn)
         return conn
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        conn = self.connection()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on an exception)."""
+        return transaction(self.connection())
 
     def _migrate(self) -> None:
-        with self.transaction() as tx:
-            current = int(tx.execute("PRAGMA user_version").fetchone()[0])
-            if current > len(MIGRATIONS):
-                raise RuntimeError(f"{self.path} has schema version {current}, newer than this "
-                                   f"openmini knows ({len(MIGRATIONS)}): upgrade openmini")
-            for number in range(current, len(MIGRATIONS)):
-                for statement in MIGRATIONS[number].split(";"):
-                    if statement.strip():
-                        tx.execute(statement)
-                tx.execute(f"PRAGMA user_version = {number + 1}")
+        migrate(self.connection(), MIGRATIONS, self.path)
 
     def close(self) -> None:
         self.closed = True

