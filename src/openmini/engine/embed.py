@@ -29,8 +29,8 @@ import numpy as np
 
 from openmini.config import ServerConfig
 from openmini.engine.batch import Batch
-from openmini.engine.model import _has_amx, _init_backend
-from openmini.errors import ContextLengthExceeded, EngineError, InvalidRequest, ModelNotFound
+from openmini.engine.model import load_model
+from openmini.errors import ContextLengthExceeded, EngineError, InvalidRequest
 
 log = logging.getLogger("openmini.embed")
 
@@ -93,14 +93,7 @@ class Embedder:
         self._thread.start()
 
     def _load(self, path: Path) -> None:
-        if not path.is_file():
-            raise ModelNotFound(str(path))
-        _init_backend()
-        mparams = ll.llama_model_default_params()
-        mparams.use_extra_bufts = not _has_amx()
-        self.model = ll.llama_model_load_from_file(str(path).encode(), mparams)
-        if not self.model:
-            raise ModelNotFound(str(path))
+        self.model = load_model(path)
         self.vocab = ll.llama_model_get_vocab(self.model)
         self.n_vocab = ll.llama_vocab_n_tokens(self.vocab)
         self.dimensions = ll.llama_model_n_embd(self.model)

@@ -65,19 +65,26 @@ class ContextSettings:
     flash_attn: int = -1  # llama_flash_attn_type: -1 auto, 0 off, 1 on
 
 
+def load_model(path: Path) -> ll.llama_model_p:
+    """A llama model from a GGUF file (ModelNotFound when it is missing or does not load),
+    with the backend initialised and the AMX buffers off where they crash (`_has_amx`)."""
+    if not path.is_file():
+        raise ModelNotFound(str(path))
+    _init_backend()
+    mparams = ll.llama_model_default_params()
+    mparams.use_extra_bufts = not _has_amx()
+    model = ll.llama_model_load_from_file(str(path).encode(), mparams)
+    if not model:
+        raise ModelNotFound(str(path))
+    return model
+
+
 class LlamaModel:
     """Owns a llama_model and one llama_context with a unified KV cache."""
 
     def __init__(self, path: str | Path, settings: ContextSettings):
         path = Path(path)
-        if not path.is_file():
-            raise ModelNotFound(str(path))
-        _init_backend()
-        mparams = ll.llama_model_default_params()
-        mparams.use_extra_bufts = not _has_amx()
-        self.model = ll.llama_model_load_from_file(str(path).encode(), mparams)
-        if not self.model:
-            raise ModelNotFound(str(path))
+        self.model = load_model(path)
         self.path = path
         self.settings = settings
         self.vocab = ll.llama_model_get_vocab(self.model)
