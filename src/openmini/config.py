@@ -120,8 +120,10 @@ class ServerConfig:
     # POST /v1/embeddings with the catalogue's embedding model (all-minilm-l6-v2), loaded at
     # start beside the chat models (docs/embeddings.md); false: no embedding model.
     embeddings: bool = True
-    # Codebase indexes (index/, docs/index.md): files larger than this are not indexed.
+    # Codebase indexes (index/, docs/index.md): files larger than this are not indexed;
+    # directories an API client may index (POST /v1/indexes) under (none: nowhere).
     index_max_file_bytes: int = 1_000_000
+    index_roots: tuple[str, ...] = ()
     engine: EngineConfig = field(default_factory=EngineConfig)
 
     def __post_init__(self) -> None:
@@ -134,7 +136,7 @@ class ServerConfig:
         object.__setattr__(self, "groups", groups_from(self.groups))
         if not isinstance(self.auto, dict):
             raise ValueError(f"auto must be a table ([auto]), not {self.auto!r}")
-        for name in ("image_domains", "image_allow_hosts", "image_roots"):
+        for name in ("image_domains", "image_allow_hosts", "image_roots", "index_roots"):
             value: object = getattr(self, name)
             items = value.split(",") if isinstance(value, str) else value
             if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):

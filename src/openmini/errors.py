@@ -69,6 +69,18 @@ class AuthenticationError(OpenMiniError):
     type = "authentication_error"
 
 
+class PermissionDenied(OpenMiniError):
+    """A request for something the server's configuration does not allow (a directory
+    outside the index roots); `param` names the parameter."""
+
+    status = 403
+    type = "permission_error"
+
+    def __init__(self, message: str, *, param: str | None = None,
+                 code: str = "permission_denied"):
+        super().__init__(message, param=param, code=code)
+
+
 class ModelNotFound(OpenMiniError):
     status = 404
     type = "invalid_request_error"

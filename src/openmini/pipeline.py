@@ -29,18 +29,21 @@ from openmini.types import (
 )
 
 if TYPE_CHECKING:
+    from openmini.index.manager import IndexManager
     from openmini.tools.calls import ToolCall
     from openmini.vision.stage import Intake
 
 
 class Pipeline:
     def __init__(self, backend: Backend | Router, tool_call_retries: int = 1,
-                 intake: Intake | None = None, embedding_models: Collection[str] = ()):
+                 intake: Intake | None = None, embedding_models: Collection[str] = (),
+                 indexes: IndexManager | None = None):
         # every exposed model id -> its backend (router/); one backend: a router over it
         self.router = backend if isinstance(backend, Router) else Router([backend])
         self.tool_call_retries = tool_call_retries
         self.intake = intake  # the vision stage; None: image parts are refused
         self.embedding_models = frozenset(embedding_models)  # served on /v1/embeddings only
+        self.indexes = indexes  # codebase indexes (the context stage); None: `codebase` 400s
 
     def capabilities(self, model: str) -> Capabilities:
         """What a request to `model` may ask for; ModelNotFound (404) for an unknown id,
@@ -65,6 +68,8 @@ class Pipeline:
             raise UnsupportedParameter("hooks", "(and stop_regex, max_sentences, max_time) are "
                                        "not supported by this backend")
         request = await self._vision(request)
+        if request.codebase is not None:
+            request = await self._context(request, caps)
         if request.tools and not (request.tool_choice and request.tool_choice.mode == "none"):
             from openmini.tools.stage import run_with_tools
 
@@ -86,6 +91,15 @@ class Pipeline:
         finally:
             await stream.aclose()  # type: ignore[attr-defined]
 
+    async def _context(self, request: Request, caps: Capabilities) -> Request:
+        """Code retrieved from the request's codebase index, in its prompt (index/context.py)."""
+        if self.indexes is None:
+            raise UnsupportedParameter("codebase", "is not supported here (no codebase "
+                                       "indexes)")
+        from openmini.index.context import text_counter, with_context
+
+        return await with_context(request, self.indexes, caps.repo_context,
+                                  text_counter(self.router, request.model))
 
     async def _vision(self, request: Request) -> Request:
         """Images taken and described (vision/stage.py); the request as it is without any."""

@@ -72,6 +72,46 @@ class SamplingParams:
 
 
 @dataclass(frozen=True, slots=True)
+class ContextSource:
+    """A snippet of a codebase index placed in a prompt (the `context` response field)."""
+
+    path: str  # relative to the index's root
+    start_line: int  # 1-based, inclusive
+    end_line: int
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "start_line": self.start_line, "end_line": self.end_line,
+                "score": self.score}
+
+
+@dataclass(frozen=True, slots=True)
+class Codebase:
+    """`codebase` of chat and completions (index/context.py): snippets of index `index`
+    retrieved for the request, at most `k`, within `max_tokens` prompt tokens. `path`: the
+    current file, relative to the index's root (completions: left out of the results, and
+    named in a repository-format prompt). `sources`: what the context stage placed in the
+    prompt, filled by it (shared by copies of the request), read by the edge."""
+
+    index: str
+    k: int = 6
+    max_tokens: int = 2048
+    path: str | None = None
+    sources: list[ContextSource] = field(default_factory=list, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RepoContext:
+    """Files retrieved for a completion, for a model that reads its repository format
+    (`<|repo_name|>`, `<|file_sep|>`: engine/fim.py): the repository's name, each file as
+    (path, text), and the path of the file being completed."""
+
+    name: str
+    files: tuple[tuple[str, str], ...]
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
 class Request:
     """One request, from any entry point (HTTP, CLI, Python API, batch).
 
@@ -104,6 +144,10 @@ class Request:
     # resample a middle after which prompt + middle + suffix no longer parses (code/fim.py)
     fim_check: FimCheck | None = None
     code_check: CodeCheck | None = None  # parse the answer's code: report or repair (code/)
+    codebase: Codebase | None = None  # retrieve code from an index into the prompt (index/)
+    # a completion's retrieved files, set by the context stage for a backend that reads
+    # them in its model's repository format (Capabilities.repo_context)
+    repo_context: RepoContext | None = None
     # where it went (router/): filled by the router as it picks a deployment, read by the
     # edge for the `model` field and the x-openmini-route header (shared by copies)
     route: Route = field(default_factory=lambda: Route(), compare=False)

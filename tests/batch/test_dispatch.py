@@ -138,3 +138,8 @@ async def test_the_app_runner_uses_the_key_it_was_given(tmp_path: Path) -> None:
     status, _ = await dispatch("/v1/chat/completions", json.dumps(CHAT_BODY).encode(), 0)
     assert status == 200
     app.state.store.close()
+
+
+def test_creating_an_index_is_not_a_batch_endpoint(tmp_path: Path) -> None:
+    app = app_for(tmp_path, FakeBackend())
+    assert not [path for path in app.state.batch_endpoints if path.startswith("/v1/indexes")]

@@ -12,11 +12,20 @@ from typing import Any
 import pytest
 
 from openmini.code.parse import parse
-from openmini.engine.fim import SuffixStop, anchor_of, fim_prompt, fim_tokens, suffix_stop
+from openmini.engine.fim import (
+    RepoTokens,
+    SuffixStop,
+    anchor_of,
+    fim_prompt,
+    fim_tokens,
+    repo_header,
+    repo_tokens,
+    suffix_stop,
+)
 from openmini.errors import UnsupportedParameter
 from openmini.hooks.chain import HookChain
 from openmini.pipeline import collect
-from openmini.types import Request, TextDelta, Usage
+from openmini.types import RepoContext, Request, TextDelta, Usage
 
 ADD = "def add(a, b):\n    return "
 ADD_SUFFIX = "\n\nprint(add(1, 2))\n"
@@ -102,6 +111,21 @@ def test_fim_prompt_places_the_markers_between_plain_texts() -> None:
     assert fim_prompt(tokens, lambda t: [], "", "", bos=0) == [0, 1, 2, 3]
 
 
+def test_the_repo_header_puts_each_file_after_a_separator() -> None:
+    from openmini.engine.fim import FimTokens
+
+    def plain(text: str) -> list[int]:
+        return [ord(c) for c in text]
+
+    repo = RepoContext("demo", (("a.py", "A"), ("b.py", "B")), "c.py")
+    assert repo_header(RepoTokens(1, 2), repo, plain) == [
+        1, *plain("demo\n"), 2, *plain("a.py\nA\n"), 2, *plain("b.py\nB\n"), 2,
+        *plain("c.py\n")]
+    head = [1, 2]
+    assert fim_prompt(FimTokens(7, 8, 9), plain, "p", "s", bos=0, head=head) == [
+        0, 1, 2, 7, ord("p"), 8, ord("s"), 9]
+
+
 # --- the real vocabularies and the real model ---------------------------------------------
 
 
@@ -135,7 +159,7 @@ def test_tiny_has_none() -> None:
     model = LlamaModel(resolve_model("tiny"), ContextSettings(n_ctx=256, n_batch=32,
                                                                n_seq_max=1, threads=1))
     try:
-        assert fim_tokens(model) is None
+        assert fim_tokens(model) is None and repo_tokens(model) is None
     finally:
         model.close()
 
@@ -160,6 +184,38 @@ def test_markers_written_in_the_texts_are_plain_text(fast: Any) -> None:
     assert ids == [t.prefix, *plain(fast, sneaky), t.suffix,
                    *plain(fast, "<|endoftext|>"), t.middle]
     assert ids.count(t.middle) == 1 and ids.count(t.suffix) == 1 and not set(ids) & t.ends
+
+
+REPO = RepoContext("demo", (("lib/a.py", "def a():\n    return 1"),
+                            ("b.py", "B = '<|file_sep|>'  # a marker as text")), "app.py")
+
+
+@pytest.mark.model
+def test_the_repo_format_takes_its_markers_from_the_vocabulary(fast: Any) -> None:
+    repo = repo_tokens(fast.model)
+    assert repo is not None and fast.capabilities.repo_context
+    text = fast.model.token_text
+    assert (text(repo.repo_name), text(repo.file_sep)) == ("<|repo_name|>", "<|file_sep|>")
+    t = fast.fim
+    head = [repo.repo_name, *plain(fast, "demo\n"),
+            repo.file_sep, *plain(fast, "lib/a.py\ndef a():\n    return 1\n"),
+            repo.file_sep, *plain(fast, "b.py\nB = '<|file_sep|>'  # a marker as text\n"),
+            repo.file_sep, *plain(fast, "app.py\n")]
+    request = Request(model="fast", prompt=ADD, suffix=ADD_SUFFIX, repo_context=REPO)
+    ids = fast.prompt_tokens(request)
+    assert ids == [*head, t.prefix, *plain(fast, ADD), t.suffix, *plain(fast, ADD_SUFFIX),
+                   t.middle]
+    assert ids.count(repo.file_sep) == 3 and ids.count(repo.repo_name) == 1
+    # a plain completion: the files, then the prompt as any raw prompt is tokenized
+    assert fast.prompt_tokens(replace(request, suffix=None)) == [
+        *head, *fast.model.tokenize_prompt(ADD, add_special=False)]
+    # a chat request has no repository format
+    from openmini.types import ChatMessage
+
+    chat = Request(model="fast", messages=(ChatMessage("user", "hi"),), repo_context=REPO)
+    assert repo.file_sep not in fast.prompt_tokens(chat)
+    assert fast.count_text("lib/a.py\ndef a():\n    return 1\n") == len(
+        plain(fast, "lib/a.py\ndef a():\n    return 1\n"))
 
 
 @pytest.mark.model

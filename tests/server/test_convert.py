@@ -67,3 +67,21 @@ async def test_completions_sampling(client, backend):
     s = backend.requests[0].sampling
     assert (s.temperature, s.top_k, s.logprobs, s.top_logprobs, s.seed, s.stop) == (
         0.0, 1, True, 4, 7, ("x",))
+
+
+def test_codebase_becomes_the_requests_with_its_path_normalised():
+    from openmini.backends.base import Capabilities
+    from openmini.server.convert import chat_request, completion_request
+    from openmini.server.schemas import ChatCompletionRequest, CompletionRequest
+    from openmini.types import Codebase
+
+    body = CompletionRequest.model_validate({
+        "model": "fake", "prompt": "x = ", "suffix": "\n",
+        "codebase": {"index": "demo", "k": 3, "max_tokens": 100, "path": "./src//app.py"}})
+    request = completion_request(body, Capabilities(fim=True), "cmpl-1")
+    assert request.codebase == Codebase("demo", 3, 100, "src/app.py")
+    chat = chat_request(ChatCompletionRequest.model_validate(
+        {**HELLO, "codebase": {"index": "demo"}}), Capabilities(), "chatcmpl-1")
+    assert chat.codebase == Codebase("demo", 6, 2048, None)
+    assert chat_request(ChatCompletionRequest.model_validate(HELLO), Capabilities(),
+                        "c").codebase is None

@@ -27,6 +27,9 @@ class Capabilities:
     # fills in the middle: a completion's `suffix` (a local model whose vocabulary has FIM
     # tokens: engine/fim.py; an OpenAI-compatible upstream passes it on)
     fim: bool = False
+    # reads a completion's Request.repo_context in its model's repository format (a local
+    # model whose vocabulary has <|repo_name|> and <|file_sep|>: engine/fim.py)
+    repo_context: bool = False
 
 
 @dataclass(frozen=True, slots=True)

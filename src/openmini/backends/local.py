@@ -21,7 +21,7 @@ from openmini.backends.local_decision import (
 from openmini.config import FLASH_ATTN, EngineConfig
 from openmini.engine.chat_template import ChatTemplate
 from openmini.engine.engine import Engine, EngineSettings
-from openmini.engine.fim import FimTokens, fim_tokens, infill_ids, suffix_stop
+from openmini.engine.fim import FimTokens, fim_tokens, infill_ids, repo_tokens, suffix_stop
 from openmini.engine.model import ContextSettings, LlamaModel
 from openmini.engine.sampling import LogitsProcessor
 from openmini.engine.sequence import next_arrival
@@ -99,8 +99,10 @@ class LocalBackend(ToolDecisions):
                 self.model.close()
                 raise
         self.fim = fim_tokens(self.model)  # None: the vocabulary cannot fill in the middle
+        self.repo = repo_tokens(self.model)  # None: it has no repository format
         self.capabilities = Capabilities(max_n=config.parallel, context_length=config.ctx_size,
                                          prefill=True, fim=self.fim is not None,
+                                         repo_context=self.repo is not None,
                                          vision="native" if self.vision else "perception")
         self._compiler_lock = threading.Lock()
         self._compiler: Any = None
@@ -113,11 +115,21 @@ class LocalBackend(ToolDecisions):
         return self._ids
 
     def prompt_tokens(self, request: Request) -> list[int]:
+        context = request.repo_context  # retrieved files, first (index/context.py)
+        repo = (self.repo, context) if self.repo and context else None
         if request.suffix is not None:  # fill in the middle: no chat template
             return infill_ids(self.model, self._fim(request), request.prompt or "",
-                              request.suffix)
+                              request.suffix, repo)
+        if repo is not None and request.messages is None:
+            from openmini.engine.fim import repo_prompt_ids
+
+            return repo_prompt_ids(self.model, repo, request.prompt or "")
         text, add_special = self._prompt_text(request)
         return self.model.tokenize_prompt(text, add_special=add_special)
+
+    def count_text(self, text: str) -> int:
+        """The tokens of `text` as plain text (the context stage's budget)."""
+        return len(self.model.plain_tokens(text))
 
     def _fim(self, request: Request) -> FimTokens:
         if self.fim is None or request.messages is not None:

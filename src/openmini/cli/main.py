@@ -120,6 +120,9 @@ def serve(
         "directory).")] = None,
     no_embeddings: Annotated[bool, typer.Option(
         "--no-embeddings", help="Serve no embedding model (POST /v1/embeddings).")] = False,
+    index_roots: Annotated[str | None, typer.Option(
+        "--index-roots", help="Directories API clients may index under (POST /v1/indexes; "
+        "DIR,...; nowhere by default).")] = None,
 ) -> None:
     """Start the HTTP server (OpenAI and Anthropic APIs) for local models and upstream
     providers, and the embedding model (assembles each local model on first use)."""
@@ -134,7 +137,7 @@ def serve(
                      api_key=api_key, max_queue=max_queue,
                      no_image_urls=no_image_urls or None, image_domains=image_domains,
                      image_allow_hosts=image_allow_hosts, image_roots=image_roots,
-                     mmproj=mmproj, data_dir=data_dir,
+                     mmproj=mmproj, data_dir=data_dir, index_roots=index_roots,
                      embeddings=False if no_embeddings else None)
     cache_dir = Path(config.model_cache_dir) if config.model_cache_dir else None
     with assembly_progress() as progress:

@@ -7,6 +7,12 @@ order, and where the middle stops (docs/code.md, "Fill-in-the-middle").
   table per model. A vocabulary without all three cannot infill.
 - Prompt: `[BOS] <prefix> prompt <suffix> suffix <middle>`: the texts tokenized as plain
   text (a marker written in them is text, never a token), the markers placed between them.
+- Repository format (`repo_tokens`, `repo_header`): retrieved files before the file being
+  completed, as Qwen2.5-Coder was trained: `<|repo_name|>name\n` then, per file,
+  `<|file_sep|>path\ncontent\n`, then `<|file_sep|>current path\n` and the infill (or a
+  plain completion's prompt). The two markers are llama.cpp's FIM "rep" and "sep" ids, else
+  the special tokens of those names found in the vocabulary; a vocabulary without both, or
+  without FIM tokens, has no repository format.
 - Stop: at an end token (end of generation, `<|endoftext|>`, `<|fim_pad|>`, `<|file_sep|>`,
   `<|repo_name|>`; never shown), and where the middle starts repeating the suffix: a line of
   the middle equal to the suffix's first non-blank line (`SuffixStop`, a hook).
@@ -22,9 +28,10 @@ import llama_cpp as ll
 from openmini.hooks.base import Action, HookToken, release, stop
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from openmini.engine.model import LlamaModel
+    from openmini.types import RepoContext
 
 # Names the markers go by when llama.cpp does not know them itself (Qwen/StarCoder styles).
 MARKER_NAMES = {
@@ -36,6 +43,8 @@ END_NAMES = ("<|endoftext|>", "<|fim_pad|>", "<|file_sep|>", "<|repo_name|>", "<
              "<file_sep>", "<repo_name>", "<reponame>")
 _LLAMA_MARKERS = {"prefix": ll.llama_vocab_fim_pre, "suffix": ll.llama_vocab_fim_suf,
                   "middle": ll.llama_vocab_fim_mid}
+REPO_NAMES = ("<|repo_name|>", "<repo_name>", "<reponame>")
+FILE_SEP_NAMES = ("<|file_sep|>", "<file_sep>")
 _LLAMA_ENDS = (ll.llama_vocab_fim_pad, ll.llama_vocab_fim_rep, ll.llama_vocab_fim_sep,
                ll.llama_vocab_eos, ll.llama_vocab_eot)
 
@@ -77,20 +86,69 @@ def special_id(model: LlamaModel, name: str) -> int | None:
     return ids[0] if ll.llama_vocab_get_attr(model.vocab, ids[0]) & special else None
 
 
+@dataclass(frozen=True, slots=True)
+class RepoTokens:
+    """A vocabulary's repository-format markers."""
+
+    repo_name: int
+    file_sep: int
+
+
+def repo_tokens(model: LlamaModel) -> RepoTokens | None:
+    """The model's `<|repo_name|>` and `<|file_sep|>` ids; None when it lacks one, or has
+    no FIM tokens (markers alone in a vocabulary, as `tiny`'s `<reponame>`, do not make a
+    model trained on the format)."""
+    if fim_tokens(model) is None:
+        return None
+    found = []
+    for by_llama, names in ((ll.llama_vocab_fim_rep, REPO_NAMES),
+                            (ll.llama_vocab_fim_sep, FILE_SEP_NAMES)):
+        token = int(by_llama(model.vocab))
+        if token < 0:
+            token = next((t for name in names if (t := special_id(model, name)) is not None),
+                         -1)
+        if token < 0:
+            return None
+        found.append(token)
+    return RepoTokens(*found)
+
+
+def repo_header(tokens: RepoTokens, repo: RepoContext, plain: Callable[[str], list[int]]
+                ) -> list[int]:
+    """`<|repo_name|>name\n`, `<|file_sep|>path\ntext\n` per file, `<|file_sep|>path\n`
+    of the current file: what stands before its text."""
+    out = [tokens.repo_name, *plain(repo.name + "\n")]
+    for path, text in repo.files:
+        out += [tokens.file_sep, *plain(f"{path}\n{text}\n")]
+    return [*out, tokens.file_sep, *plain(repo.path + "\n")]
+
+
 def fim_prompt(tokens: FimTokens, plain: Callable[[str], list[int]], prompt: str,
-               suffix: str, bos: int | None = None) -> list[int]:
-    """The infill prompt in PSM order; `plain` tokenizes text with no special tokens parsed."""
-    head = [bos] if bos is not None else []
-    return [*head, tokens.prefix, *plain(prompt), tokens.suffix, *plain(suffix), tokens.middle]
+               suffix: str, bos: int | None = None, head: Sequence[int] = ()) -> list[int]:
+    """The infill prompt in PSM order; `plain` tokenizes text with no special tokens parsed.
+    `head`: what comes before the prefix marker (the repository's files)."""
+    first = [bos] if bos is not None else []
+    return [*first, *head, tokens.prefix, *plain(prompt), tokens.suffix, *plain(suffix),
+            tokens.middle]
 
 
-def infill_ids(model: LlamaModel, tokens: FimTokens, prompt: str, suffix: str) -> list[int]:
-    """`fim_prompt` on a model: BOS first when its vocabulary adds one."""
+def infill_ids(model: LlamaModel, tokens: FimTokens, prompt: str, suffix: str,
+               repo: tuple[RepoTokens, RepoContext] | None = None) -> list[int]:
+    """`fim_prompt` on a model: BOS first when its vocabulary adds one; with `repo`, the
+    retrieved files before the infill in the repository format."""
+    plain = model.plain_tokens
+    head = repo_header(*repo, plain) if repo is not None else []
+    return fim_prompt(tokens, plain, prompt, suffix, model.bos() if model.add_bos() else None,
+                      head)
 
-    def plain(text: str) -> list[int]:
-        return model.tokenize(text, add_special=False, parse_special=False)
 
-    return fim_prompt(tokens, plain, prompt, suffix, model.bos() if model.add_bos() else None)
+def repo_prompt_ids(model: LlamaModel, repo: tuple[RepoTokens, RepoContext], prompt: str
+                    ) -> list[int]:
+    """A plain completion's prompt after the retrieved files (repository format); the
+    prompt itself tokenized as any raw prompt is (special tokens written in it parsed)."""
+    first = [model.bos()] if model.add_bos() else []
+    return [*first, *repo_header(*repo, model.plain_tokens),
+            *model.tokenize_prompt(prompt, add_special=False)]
 
 
 # --- where the middle runs into the suffix ------------------------------------------------

@@ -140,6 +140,10 @@ class LlamaModel:
                                   parse_special)
         return list(arr[:n])
 
+    def plain_tokens(self, text: str) -> list[int]:
+        """`text` as plain text: no BOS added, no special token parsed."""
+        return self.tokenize(text, add_special=False, parse_special=False)
+
     def tokenize_prompt(self, text: str, *, add_special: bool) -> list[int]:
         """`tokenize(text, add_special, parse_special=True)`, with the plain text between
         special tokens cached (exact: see engine/tokenizer.py)."""

@@ -87,6 +87,7 @@ class IndexManager:
         self._due: set[str] = set()  # created, first update not begun
         self._vectors = VectorCache()
         self._lock = threading.Lock()
+        self._stopping = threading.Event()  # stop_updates: every update stops
 
     @classmethod
     def for_config(cls, config: ServerConfig, embedder: TextEmbedder | None = None,
@@ -201,7 +202,7 @@ class IndexManager:
                 raise InvalidRequest(f"The index's directory {info.path} is gone.",
                                      param="name")
             updater = Updater(store, root, self.embedder, self.settings, IgnoreRules(root),
-                              progress, cancel.is_set)
+                              progress, lambda: cancel.is_set() or self._stopping.is_set())
             stats = updater.run(paths)
         except Cancelled:
             raise
@@ -288,6 +289,12 @@ class IndexManager:
     def _embed_query(self, query: str) -> np.ndarray:
         vectors = embed_texts(self.embedder(), [query], self.settings.embed_tokens)
         return np.asarray(vectors[0], dtype=np.float32)
+
+    def stop_updates(self) -> None:
+        """Stop every update of this manager at its next file, and any begun later (a
+        server shutting down): each raises Cancelled and its index is left as it is, to be
+        resumed by the next `update` (until then reported "failed": interrupted)."""
+        self._stopping.set()
 
     def close(self) -> None:
         with self._lock:

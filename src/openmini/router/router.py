@@ -285,4 +285,5 @@ def _common(caps: list[Capabilities]) -> Capabilities:
         logprobs=any(c.logprobs for c in caps), max_n=min(c.max_n for c in caps),
         context_length=min(c.context_length for c in caps),
         reasoning=any(c.reasoning for c in caps), token_hooks=any(c.token_hooks for c in caps),
-        vision=vision, prefill=all(c.prefill for c in caps), fim=all(c.fim for c in caps))
+        vision=vision, prefill=all(c.prefill for c in caps), fim=all(c.fim for c in caps),
+        repo_context=all(c.repo_context for c in caps))

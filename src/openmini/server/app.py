@@ -2,7 +2,9 @@
 `backend`: one backend, or a Router over several (router/). Files (and batches) are kept in
 the data directory: `app.state.store` (batch/store.py), `app.state.files` (batch/files.py).
 `embedders`: the embedding models served on /v1/embeddings, by id (`app.state.embedders`;
-closed with the app)."""
+closed with the app). Codebase indexes: `app.state.indexes` (index/manager.py, in the data
+directory, embedding with the served model, else one opened on first need) and their
+updates, `app.state.index_jobs` (stopped and waited for when the app shuts down)."""
 
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ from openmini.batch.files import FileStore, sweep_periodically
 from openmini.batch.runner import Runner
 from openmini.batch.store import Store
 from openmini.config import ServerConfig
+from openmini.index.manager import IndexManager
+from openmini.models.catalogue import DEFAULT_EMBEDDING_MODEL
 from openmini.pipeline import Pipeline
 from openmini.router import Router
 from openmini.server.auth import ApiKeyMiddleware
@@ -39,6 +43,7 @@ from openmini.server.routes import (
     embeddings,
     files,
     health,
+    indexes,
     messages,
     models,
 )
@@ -73,6 +78,8 @@ def create_app(config: ServerConfig, backend: Backend | Router,
             sweep.cancel()
             runner.cancel()
             await asyncio.gather(runner, return_exceptions=True)
+            await app.state.index_jobs.close()
+            await asyncio.to_thread(app.state.indexes.close)
             await deployments.close()
             for embedder in embedding.values():
                 await asyncio.to_thread(embedder.close)
@@ -80,8 +87,12 @@ def create_app(config: ServerConfig, backend: Backend | Router,
 
     app = FastAPI(title="openmini", version=openmini.__version__, lifespan=lifespan)
     app.state.config = config
+    app.state.indexes = IndexManager.for_config(
+        config, embedding.get(DEFAULT_EMBEDDING_MODEL),
+        threads=max(1, config.engine.resolved_threads() // 2))
+    app.state.index_jobs = indexes.IndexJobs(app.state.indexes)
     app.state.pipeline = Pipeline(deployments, config.tool_call_retries,
-                                  Intake(*from_config(config)), embedding)
+                                  Intake(*from_config(config)), embedding, app.state.indexes)
     app.state.embedders = embedding
     app.state.metrics = Metrics(deployments)
     app.state.started = int(time.time())
@@ -89,14 +100,16 @@ def create_app(config: ServerConfig, backend: Backend | Router,
     app.state.files = FileStore(app.state.store, config.data_path(), config.batch_max_bytes,
                                 config.file_ttl_days)
     routers = [m.router for m in (chat, completions, messages, models, health, files, code,
-                                  batches, embeddings)]
+                                  batches, embeddings, indexes)]
     for router in routers:
         app.include_router(router)
     # add_middleware wraps: the last added runs first (timing, metrics, then auth, then the
     # safety net for unexpected errors, then the body limit, then the completion routes' hot
     # path just outside FastAPI's routing).
     routes = [route for router in routers for route in router.routes]
-    _batch_state(app, config, deployments, routes)
+    # a batch line generates or analyses; it does not create server state (an index)
+    _batch_state(app, config, deployments,
+                 [r for r in routes if r not in indexes.router.routes])
     app.add_middleware(FastRoutes, routes=_fast_routes(routes))
     upload = Limit(config.batch_max_bytes + files.UPLOAD_OVERHEAD, "batch_max_bytes")
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes,

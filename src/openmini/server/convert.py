@@ -3,6 +3,7 @@ pydantic cannot express (aliases, capability limits, parameters accepted only as
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import replace
 from typing import TypeVar
 
@@ -25,7 +26,7 @@ from openmini.server.schemas import (
     MessageIn,
 )
 from openmini.server.tool_convert import message_tool_calls, tool_call_id, tools_of
-from openmini.types import ChatMessage, Request, SamplingParams
+from openmini.types import ChatMessage, Codebase, Request, SamplingParams
 
 T = TypeVar("T")
 
@@ -132,7 +133,15 @@ def _request(body: GenerationFields, caps: Capabilities, request_id: str,
                              param="stream_options")
     return Request(model=body.model, messages=messages, prompt=prompt, sampling=sampling, n=n,
                    priority=body.priority or 0, request_id=request_id, constraint=constraint,
-                   stream=bool(body.stream), hooks=_hooks(body))
+                   stream=bool(body.stream), hooks=_hooks(body), codebase=_codebase(body))
+
+
+def _codebase(body: GenerationFields) -> Codebase | None:
+    spec = body.codebase
+    if spec is None:
+        return None
+    path = posixpath.normpath(spec.path).lstrip("/") if spec.path else None  # ./a.py: a.py
+    return Codebase(spec.index, spec.k, spec.max_tokens, path)
 
 
 def _hooks(body: GenerationFields) -> tuple[TokenHook, ...]:

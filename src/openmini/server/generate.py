@@ -92,8 +92,18 @@ async def respond(http: HTTPRequest, request: Request, api: Api, stream: bool,
         return Response(status_code=499)
     timing = f"engine;dur={completion.engine_seconds * 1000:.3f}"
     meta = replace(meta, model=answered_by(request))
-    return JSONResponse(api.body(completion, meta), headers={
+    body = api.body(completion, meta)
+    body.update(extension_fields(request))
+    return JSONResponse(body, headers={
         "Server-Timing": timing, ROUTE_HEADER: request.route.header()})
+
+
+def extension_fields(request: Request) -> dict[str, Any]:
+    """Top-level fields of the response (streaming: of its first chunk): `context`, the
+    code a `codebase` placed in the prompt (index/context.py)."""
+    if request.codebase is None:
+        return {}
+    return {"context": [source.to_dict() for source in request.codebase.sources]}
 
 
 def answered_by(request: Request) -> str:
@@ -115,6 +125,7 @@ async def _stream(events: AsyncGenerator[Event, None], encoder: SSEEncoder, send
     # the router has picked the deployment that answers.
     first = await anext(events, None)
     encoder.meta = replace(encoder.meta, model=answered_by(request))
+    encoder.first_fields = extension_fields(request)
     await send_sse(send, encoder.encode(first, _following(events, encoder, request)), request)
 
 

@@ -93,6 +93,16 @@ class StructuredOutputs(WireModel):
     grammar: str | None = Field(default=None, min_length=1)
 
 
+class CodebaseIn(WireModel):
+    """Extension `codebase`: code retrieved from an index into the prompt (docs/index.md)."""
+
+    index: str
+    k: int = Field(default=6, ge=1, le=50)
+    max_tokens: int = Field(default=2048, ge=1, le=32768)
+    path: str | None = Field(default=None, min_length=1, description="The file being "
+                             "completed, relative to the index's root.")
+
+
 class GenerationFields(WireModel):
     """Fields shared by chat and text completions."""
 
@@ -127,6 +137,9 @@ class GenerationFields(WireModel):
         default=None, description="Extension: seconds a choice may generate for.")
     hooks: list[str | dict[str, Any]] | None = Field(
         default=None, description="Extension: server-side token hooks by name, with args.")
+    codebase: CodebaseIn | None = Field(
+        default=None, description="Extension: snippets of a codebase index retrieved for "
+        "the request, placed in the prompt; the response's `context` lists them.")
 
 
 class CodeCheckIn(WireModel):

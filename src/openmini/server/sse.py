@@ -103,6 +103,7 @@ class SSEEncoder:
 
     def __init__(self, meta: ResponseMeta, fmt: ChunkFormat, n: int, include_usage: bool):
         self.meta, self.fmt, self.n, self.include_usage = meta, fmt, n, include_usage
+        self.first_fields: dict[str, Any] = {}  # top-level fields of the first chunk only
         self._handlers: dict[type, Callable[[Any], bytes | None]] = {
             TextDelta: self._text, ReasoningDelta: self._reasoning, ToolCallDelta: self._tool_call,
             ChoiceFinished: self._finished,
@@ -136,6 +137,9 @@ class SSEEncoder:
         body: dict[str, Any] = {"id": self.meta.id, "object": self.fmt.object,
                                 "created": self.meta.created, "model": self.meta.model,
                                 "choices": choices}
+        if self.first_fields:
+            body.update(self.first_fields)
+            self.first_fields = {}
         if self.include_usage:
             body["usage"] = usage
         return frame(body)
