@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -18,6 +17,7 @@ from openmini.backends.local_decision import (
     tool_results_threshold,
     tool_text_threshold,
 )
+from openmini.backends.local_template import in_order, message_dict, open_final, tools_dicts
 from openmini.config import FLASH_ATTN, EngineConfig
 from openmini.engine.chat_template import ChatTemplate
 from openmini.engine.engine import Engine, EngineSettings
@@ -27,7 +27,7 @@ from openmini.engine.sampling import LogitsProcessor
 from openmini.engine.sequence import next_arrival
 from openmini.errors import ContextLengthExceeded, InvalidRequest, UnsupportedParameter
 from openmini.reasoning.format import ThinkFormat, open_block, with_instruction
-from openmini.types import ChatMessage, Event, ImagePart, Request
+from openmini.types import Event, Request
 
 if TYPE_CHECKING:
     from openmini.backends.local_vision import NativeVision
@@ -151,7 +151,7 @@ class LocalBackend(ToolDecisions):
     async def _prompt(self, request: Request) -> tuple[list[int], tuple[ImageSpan, ...]]:
         """The prompt's ids, and its image spans where the model sees images natively
         (encoded off the event loop: backends/local_vision.py)."""
-        pixels = [p.pixels for m in request.messages or () for p in _in_order(m.images)
+        pixels = [p.pixels for m in request.messages or () for p in in_order(m.images)
                   if p.pixels is not None]
         if self.vision is None or not pixels:
             return self.prompt_tokens(request), ()
@@ -166,12 +166,12 @@ class LocalBackend(ToolDecisions):
             if request.reasoning is not None:
                 messages = with_instruction(messages, self._think_format(),
                                             request.reasoning.effort)
-            text = self.template.render([_message_dict(m, marker) for m in messages],
-                                        tools=_tools_dicts(request),
+            text = self.template.render([message_dict(m, marker) for m in messages],
+                                        tools=tools_dicts(request),
                                         enable_thinking=request.reasoning is not None,
                                         add_generation_prompt=not request.continue_final)
             if request.continue_final:
-                text = _open_final(text, messages[-1].content)
+                text = open_final(text, messages[-1].content)
             if request.reasoning is not None:
                 text = open_block(text)
             starts_with_bos = bool(self.template.bos_token) and text.startswith(
@@ -341,67 +341,3 @@ class LocalBackend(ToolDecisions):
             if self.vision is not None:
                 self.vision.close()  # before the text model it was loaded against
             self.model.close()
-
-
-def _message_dict(message: ChatMessage, marker: str | None = None) -> dict[str, object]:
-    """A message as Hugging Face chat templates take it (call arguments as objects); with
-    `marker`, its images (with pixels) stand in the content as that text."""
-    role = message.role
-    content = message.content
-    if marker is not None and message.images:
-        content = _with_markers(content, message.images, marker)
-    out: dict[str, object] = {"role": "system" if role == "developer" else role,
-                              "content": content}
-    if message.name:
-        out["name"] = message.name
-    if message.tool_calls:
-        out["tool_calls"] = [{"id": c.id, "type": "function", "function": {
-            "name": c.name, "arguments": _arguments_object(c.arguments)}}
-            for c in message.tool_calls]
-    if message.tool_call_id:
-        out["tool_call_id"] = message.tool_call_id
-    return out
-
-
-def _in_order(images: tuple[ImagePart, ...]) -> list[ImagePart]:
-    return sorted(images, key=lambda p: p.at)  # stable: parts at one place keep their order
-
-
-def _with_markers(text: str, images: tuple[ImagePart, ...], marker: str) -> str:
-    """Content parts joined as llama.cpp's server joins them for a template that takes
-    strings: text parts by a newline (as `content` holds them), an image's marker with no
-    separator: between two text parts it takes the newline's place."""
-    for part in reversed(_in_order(images)):
-        if part.pixels is None:
-            continue
-        before, after = text[:part.at], text[part.at:]
-        if before and after.startswith("\n"):
-            after = after[1:]
-        text = before + marker + after
-    return text
-
-
-def _arguments_object(arguments: str) -> object:
-    try:
-        return json.loads(arguments)
-    except json.JSONDecodeError:
-        return arguments  # rendered as the string it is
-
-
-def _tools_dicts(request: Request) -> list[dict[str, object]] | None:
-    if not request.tools:
-        return None
-    return [{"type": "function", "function": {"name": t.name, "description": t.description,
-                                              "parameters": t.parameters}}
-            for t in request.tools]
-
-
-def _open_final(text: str, content: str) -> str:
-    """The rendered conversation cut right after the final (assistant) message's content:
-    its end-of-turn tokens dropped, so the model continues it (as vLLM's
-    continue_final_message does)."""
-    at = text.rfind(content) if content else -1
-    if at < 0:
-        raise InvalidRequest("The chat template does not render the message to continue "
-                             "verbatim.", param="messages")
-    return text[:at + len(content)]
