@@ -6,6 +6,7 @@ import asyncio
 import json
 from dataclasses import replace
 
+import jsonschema
 import pytest
 
 from openmini.backends.local import LocalBackend
@@ -40,7 +41,9 @@ def test_sampled_json_strings_end_within_max_tokens() -> None:
 
     for reason, text in asyncio.run(main()):
         assert reason == "stop", text[-200:]
-        assert set(json.loads(text)) == {"story"}
+        # the schema allows more properties: a sampled answer may add some (batching shifts
+        # the samples); it must fit the schema, with its required story
+        jsonschema.validate(json.loads(text), SCHEMA)
 
 
 def test_prose_in_auto_tool_choice_is_left_to_the_model() -> None:

@@ -209,7 +209,7 @@ async def test_greedy_text_equals_llama_cpp_server(backend: LocalBackend, pipeli
 
 
 def test_text_and_image_parts_join_as_llama_cpp_server_joins_them() -> None:
-    from openmini.backends.local import _with_markers
+    from openmini.backends.local_template import _with_markers
 
     part = replace(ImagePart(data=b"", at=0), pixels=Image.new("RGB", (1, 1)))
     # seen from llama.cpp's server (/apply-template): "A." <M> "and" <M> "B?" -> A.<M>and<M>B?
