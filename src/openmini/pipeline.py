@@ -6,7 +6,7 @@ response is `collect()` over the same stream.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -166,3 +166,14 @@ async def collect(events: AsyncIterator[Event], n: int = 1) -> Completion:
         elif isinstance(event, Failed):
             raise event.error
     return Completion(choices=choices, usage=usage, engine_seconds=engine_seconds)
+
+
+async def generate_whole(generate: Callable[[Request], AsyncIterator[Event]], request: Request
+                         ) -> Completion:
+    """`generate(request)` collected into one Completion; the stream is closed (the request
+    cancelled) whatever happens, a cancel of the caller included."""
+    stream = generate(request)
+    try:
+        return await collect(stream, request.n)
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]

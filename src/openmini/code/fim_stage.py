@@ -64,12 +64,15 @@ async def run_with_fim_check(request: Request, generate: Generate) -> AsyncItera
 
 async def best_middles(request: Request, check: FileCheck, generate: Generate) -> list[Event]:
     """Every choice's best middle, as the events of one whole answer."""
+    from openmini.pipeline import generate_whole
+
     assert request.fim_check is not None
     kept: list[_Kept | None] = [None] * request.n
     pending = list(range(request.n))
     usage, seconds = Usage(), 0.0
     for attempt in range(max(1, request.fim_check.attempts)):
-        completion = await _generate(generate, attempt_request(request, attempt, len(pending)))
+        asked = attempt_request(request, attempt, len(pending))
+        completion = await generate_whole(generate, asked)
         usage, seconds = usage + completion.usage, seconds + completion.engine_seconds
         errors = await asyncio.to_thread(_errors, check, completion)
         for index, choice, count in zip(pending, completion.choices, errors, strict=True):
@@ -95,16 +98,6 @@ def attempt_request(request: Request, attempt: int, n: int) -> Request:
     sampling = replace(s, seed=None if s.seed is None else s.seed + attempt,
                        temperature=max(s.temperature, RESAMPLE_TEMPERATURE))
     return replace(request, sampling=sampling)
-
-
-async def _generate(generate: Generate, request: Request) -> Completion:
-    from openmini.pipeline import collect
-
-    stream = generate(request)
-    try:
-        return await collect(stream, request.n)
-    finally:
-        await stream.aclose()  # type: ignore[attr-defined]
 
 
 def _errors(check: FileCheck, completion: Completion) -> list[int]:

@@ -138,17 +138,13 @@ class CodeCheckStage:
 
     async def _ask(self, text: str, broken: Checked) -> tuple[str, str | None]:
         """One regeneration: the answer so far as the assistant's turn, then the feedback."""
-        from openmini.pipeline import collect
+        from openmini.pipeline import generate_whole
 
         turns = (ChatMessage("assistant", text), ChatMessage("user", repair_prompt(broken)))
         request = replace(self.request, messages=(*(self.request.messages or ()), *turns),
                           n=1, stream=False, tools=(), tool_choice=None, constraint=None,
                           hooks=(), code_check=None, continue_final=False)
-        stream = self.generate(request)
-        try:
-            completion = await collect(stream)
-        finally:
-            await stream.aclose()  # type: ignore[attr-defined]
+        completion = await generate_whole(self.generate, request)
         self.spent = self.spent + completion.usage
         return completion.text, completion.choices[0].finish_reason
 

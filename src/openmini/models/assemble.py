@@ -159,15 +159,22 @@ def _write_verified(
     partial = target.with_name(target.name + ".partial")
     try:
         actual = _concatenate(sources, partial, spec.size_bytes, progress)
-        if actual != spec.sha256:
-            raise ModelAssemblyError(
-                f"model '{spec.alias}' failed its checksum: expected sha256 {spec.sha256}, "
-                f"got {actual}; the assembled file was deleted"
-            )
-        os.replace(partial, target)
+        _place_verified(spec, actual, partial, target, "")
     finally:
         partial.unlink(missing_ok=True)
     _write_marker(spec, target)
+
+
+def _place_verified(spec: ModelSpec, actual: str, partial: Path, target: Path,
+                    origin: str) -> None:
+    """`partial` renamed to `target` when its sha256 (`actual`) is the spec's; else an error
+    (the caller deletes `partial`)."""
+    if actual != spec.sha256:
+        raise ModelAssemblyError(
+            f"model '{spec.alias}' failed its checksum: expected sha256 {spec.sha256}, "
+            f"got {actual}{origin}; the assembled file was deleted"
+        )
+    os.replace(partial, target)
 
 
 def _convert_verified(
@@ -185,13 +192,8 @@ def _convert_verified(
         except (OSError, ValueError, KeyError) as exc:
             raise ModelAssemblyError(
                 f"could not convert {model_dir} into {target.name}: {exc}") from exc
-        actual = sha256_file(partial)
-        if actual != spec.sha256:
-            raise ModelAssemblyError(
-                f"model '{spec.alias}' failed its checksum: expected sha256 {spec.sha256}, "
-                f"got {actual} (converted from {model_dir}); the file was deleted"
-            )
-        os.replace(partial, target)
+        _place_verified(spec, sha256_file(partial), partial, target,
+                        f" (converted from {model_dir})")
     finally:
         partial.unlink(missing_ok=True)
     if progress is not None:
