@@ -13,12 +13,14 @@ event loop thread.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import replace
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from openmini.backends.base import Backend
 from openmini.code.check import CodeCheck, code_check_of
@@ -32,7 +34,18 @@ from openmini.hooks.criteria import stop_criteria
 from openmini.pipeline import Completion, Pipeline, collect
 from openmini.reasoning.effort import reasoning_spec
 from openmini.tools.spec import tool_choice_from_openai, tool_specs_from_openai
-from openmini.types import ChatMessage, Event, Failed, Request, SamplingParams, TextDelta
+from openmini.types import (
+    ChatMessage,
+    Codebase,
+    Event,
+    Failed,
+    Request,
+    SamplingParams,
+    TextDelta,
+)
+
+if TYPE_CHECKING:
+    from openmini.index.manager import IndexManager
 
 Messages = str | Sequence[ChatMessage] | Sequence[dict[str, Any]]
 
@@ -65,12 +78,52 @@ def _code_check(spec: CodeCheck | dict[str, Any] | None) -> CodeCheck | None:
                          spec.get("max_repairs"))
 
 
+CODEBASE_FIELDS = {"index", "k", "max_tokens", "path"}
+
+
+def codebase_of(spec: Codebase | dict[str, Any] | None) -> Codebase | None:
+    """A request's `codebase` from the dict the HTTP API takes (or a Codebase as it is);
+    400 naming the field for a bad one."""
+    if spec is None or isinstance(spec, Codebase):
+        return spec
+    if not isinstance(spec, dict):
+        raise InvalidRequest("'codebase' must be an object.", param="codebase")
+    if unknown := sorted(set(spec) - CODEBASE_FIELDS):
+        raise InvalidRequest(f"'codebase.{unknown[0]}' is not a codebase field.",
+                             param=f"codebase.{unknown[0]}")
+    index, path = spec.get("index"), spec.get("path")
+    if not isinstance(index, str):
+        raise InvalidRequest("'codebase.index' must be an index name.", param="codebase.index")
+    k, budget = spec.get("k", 6), spec.get("max_tokens", 2048)
+    for name, value, top in (("k", k, 50), ("max_tokens", budget, 32768)):
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= top:
+            raise InvalidRequest(f"'codebase.{name}' must be an integer from 1 to {top}.",
+                                 param=f"codebase.{name}")
+    if path is not None and (not isinstance(path, str) or not path):
+        raise InvalidRequest("'codebase.path' must be a non-empty path.", param="codebase.path")
+    return Codebase(index, k, budget, path)
+
+
+def default_indexes(data_dir: str | os.PathLike[str] | None) -> IndexManager:
+    """The codebase indexes of a data directory (default: the user data directory, the one
+    `openmini index` and the server use); the embedding model opens on first need, on half
+    the CPUs (a model in this process computes on them too)."""
+    from openmini.index.manager import IndexManager
+
+    config = ServerConfig(data_dir=str(data_dir) if data_dir is not None else None)
+    return IndexManager.for_config(config, threads=max(1, len(os.sched_getaffinity(0)) // 2))
+
+
 class AsyncOpenMini:
     def __init__(self, model: str = "default", *, backend: Backend | None = None,
                  progress: Callable[[int, int], None] | None = None,
-                 images: ServerConfig | None = None, **engine: Any):
+                 images: ServerConfig | None = None,
+                 indexes: IndexManager | None = None,
+                 data_dir: str | os.PathLike[str] | None = None, **engine: Any):
         """`images`: a ServerConfig whose image settings (URLs, hosts, file roots, limits)
-        apply to `image_url` parts; the defaults when None."""
+        apply to `image_url` parts; the defaults when None. `indexes`: the codebase indexes
+        `codebase` requests search (not closed here); else those of `data_dir` (default: the
+        user data directory, where `openmini index add` puts them), opened on first use."""
         if backend is None:
             from openmini.backends.local import LocalBackend
 
@@ -79,7 +132,11 @@ class AsyncOpenMini:
         from openmini.vision.stage import Intake
 
         self.backend = backend
-        self.pipeline = Pipeline(backend, intake=Intake(*from_config(images or ServerConfig())))
+        self._owned_indexes = indexes is None
+        self.indexes = indexes if indexes is not None else default_indexes(
+            Path(data_dir) if data_dir is not None else None)
+        self.pipeline = Pipeline(backend, intake=Intake(*from_config(images or ServerConfig())),
+                                 indexes=self.indexes)
         self.model = backend.model_ids()[0]
 
     def request(self, messages: Messages | None = None, *, prompt: str | None = None,
@@ -92,7 +149,8 @@ class AsyncOpenMini:
                 max_sentences: int | None = None, max_time: float | None = None,
                 code_check: CodeCheck | dict[str, Any] | None = None,
                 suffix: str | None = None, fim_check: bool = False,
-                language: str | None = None, **sampling: Any) -> Request:
+                language: str | None = None,
+                codebase: Codebase | dict[str, Any] | None = None, **sampling: Any) -> Request:
         """Build a Request. `priority`: lower runs first. `deadline`: seconds from now by
         which the request must have started, or it fails with DeadlineExceeded.
         `response_format` (OpenAI's dict) or `constraint` (decoding.Constraint: json_schema,
@@ -105,7 +163,9 @@ class AsyncOpenMini:
         code.check.CodeCheck): the answer's code parsed (`Choice.code`), broken blocks
         regenerated in repair mode. `suffix` (with `prompt`): fill in the middle, on a model
         whose vocabulary has FIM tokens; `fim_check` resamples a middle that breaks the
-        file's parse (`language`: the file's, else detected)."""
+        file's parse (`language`: the file's, else detected). `codebase` (`{"index", "k",
+        "max_tokens", "path"}` or a types.Codebase): code retrieved from that index placed in
+        the prompt (`Completion.context` lists it)."""
         if "stop" in sampling and isinstance(sampling["stop"], str):
             sampling["stop"] = (sampling["stop"],)
         if "bad_words" in sampling:
@@ -126,18 +186,24 @@ class AsyncOpenMini:
                        reasoning=reasoning_spec(reasoning_effort, thinking_budget),
                        hooks=(*criteria, *hooks), code_check=_code_check(code_check),
                        suffix=suffix or None,
-                       fim_check=fim_check_of(language) if fim_check else None)
+                       fim_check=fim_check_of(language) if fim_check else None,
+                       codebase=codebase_of(codebase))
 
     def events(self, request: Request) -> AsyncIterator[Event]:
         return self.pipeline.run(request)
 
     async def chat(self, messages: Messages, **kwargs: Any) -> Completion:
-        request = self.request(messages, **kwargs)
-        return await collect(self.events(request), request.n)
+        return await self.run(self.request(messages, **kwargs))
 
     async def complete(self, prompt: str, **kwargs: Any) -> Completion:
-        request = self.request(prompt=prompt, **kwargs)
-        return await collect(self.events(request), request.n)
+        return await self.run(self.request(prompt=prompt, **kwargs))
+
+    async def run(self, request: Request) -> Completion:
+        """The request's whole answer, with the code its `codebase` placed (`context`)."""
+        done = await collect(self.events(request), request.n)
+        if request.codebase is not None:
+            done.context = list(request.codebase.sources)
+        return done
 
     async def stream(self, messages: Messages, **kwargs: Any) -> AsyncIterator[str]:
         async for event in self.events(replace(self.request(messages, **kwargs), stream=True)):
@@ -148,6 +214,8 @@ class AsyncOpenMini:
 
     async def close(self) -> None:
         await self.backend.close()
+        if self._owned_indexes:
+            await asyncio.to_thread(self.indexes.close)
 
 
 class OpenMini:

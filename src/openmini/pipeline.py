@@ -16,6 +16,7 @@ from openmini.router import Router
 from openmini.types import (
     ChoiceFinished,
     CodeReport,
+    ContextSource,
     Done,
     Event,
     Failed,
@@ -136,6 +137,7 @@ class Completion:
     choices: list[Choice]
     usage: Usage
     engine_seconds: float = 0.0
+    context: list[ContextSource] = field(default_factory=list)  # `codebase` code placed
 
     @property
     def text(self) -> str:

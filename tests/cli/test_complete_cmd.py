@@ -96,3 +96,60 @@ def test_a_model_without_fim_tokens_in_this_process_exits_1(add_py: Path) -> Non
     code, out, err = run(str(add_py), "--line", "2", "--model", "tiny", "--threads", "2",
                          "--ctx-size", "256")
     assert code == 1 and out == "" and "'suffix'" in err
+
+
+# --- --index: code from a codebase index in the prompt -----------------------------------
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(data directory holding the index `calc` of a repository, the repository)."""
+    from openmini.engine.embed import Embedder, EmbedSettings
+    from openmini.index.manager import IndexManager
+    from openmini.models import resolve_model
+
+    base = tmp_path_factory.mktemp("complete-index")
+    repo = base / "calc"
+    (repo / "lib").mkdir(parents=True)
+    (repo / "lib" / "mathx.py").write_text(
+        'def add_numbers(a, b):\n    """The sum of two numbers."""\n    return a + b\n')
+    (repo / "main.py").write_text("from lib import mathx\n\nprint(mathx.)\n")
+    embedder = Embedder(resolve_model("all-minilm-l6-v2"), EmbedSettings(threads=1))
+    manager = IndexManager(base / "data" / "indexes", embedder)
+    try:
+        manager.add(repo, name="calc")
+    finally:
+        manager.close()
+        embedder.close()
+    return base / "data", repo
+
+
+@pytest.mark.model
+def test_index_through_a_server_names_the_file_and_lists_the_context(
+        indexed: tuple[Path, Path]) -> None:
+    from openmini.engine.embed import Embedder, EmbedSettings
+    from openmini.models import resolve_model
+
+    data, repo = indexed
+    backend = FakeBackend(pieces=("add_numbers",), capabilities=Capabilities(max_n=4, fim=True))
+    embedder = Embedder(resolve_model("all-minilm-l6-v2"), EmbedSettings(threads=1))
+    with serving(ServerConfig(data_dir=str(data)), backend,
+                 embedders={"all-minilm-l6-v2": embedder}) as url:
+        code, out, err = run(str(repo / "main.py"), "--line", "3", "--column", "13",
+                             "--base-url", f"{url}/v1", "--index", "calc", "--k", "2", "--json")
+        assert code == 0, err
+        result = json.loads(out)
+        assert result["text"] == "add_numbers"
+        assert [c["path"] for c in result["context"]] == ["lib/mathx.py"]
+        sent = backend.requests[-1]
+        assert sent.codebase is not None and sent.codebase.path == "main.py"
+        assert (sent.codebase.index, sent.codebase.k) == ("calc", 2)
+        assert "def add_numbers" in (sent.prompt or "")  # as comments before the prompt
+        code, _, err = run(str(repo / "main.py"), "--line", "3", "--base-url", f"{url}/v1",
+                           "--index", "missing")
+        assert code == 1 and "404" in err and "missing" in err
+
+
+def test_data_dir_is_not_for_a_server(add_py: Path, tmp_path: Path) -> None:
+    code, out, err = run(str(add_py), "--line", "2", "--base-url", "http://127.0.0.1:9/v1",
+                         "--index", "x", "--data-dir", str(tmp_path))
+    assert code == 2 and out == "" and "--data-dir" in err

@@ -3,7 +3,10 @@
 The file is split at the cursor (the start of line N, or before column C of it): the text
 before is the prompt, the text after the suffix (none at the end of the file). The middle is
 asked of a model in this process (the library's pipeline, as `openmini run` does), or of a
-server's /v1/completions with `--base-url`, and written to stdout exactly as it is.
+server's /v1/completions with `--base-url`, and written to stdout exactly as it is. With
+`--index`, code retrieved from that codebase index goes into the prompt (`codebase`; the
+file itself, when it lies under the index's root, is named as the current file and never
+retrieved); `--json` then lists it as `context`.
 """
 
 from __future__ import annotations
@@ -22,10 +25,28 @@ class Middle:
     text: str
     finish_reason: str | None
     usage: dict[str, int]
+    context: list[dict[str, Any]] | None = None  # with --index: the code placed
 
     def as_json(self) -> str:
-        return json.dumps({"text": self.text, "finish_reason": self.finish_reason,
-                           "usage": self.usage})
+        out: dict[str, Any] = {"text": self.text, "finish_reason": self.finish_reason,
+                               "usage": self.usage}
+        if self.context is not None:
+            out["context"] = self.context
+        return json.dumps(out)
+
+
+def codebase(index: str, k: int, max_tokens: int) -> dict[str, Any]:
+    """The request's `codebase` (its `path` is filled in once the index's root is known)."""
+    return {"index": index, "k": k, "max_tokens": max_tokens}
+
+
+def with_path(spec: dict[str, Any], file: Path, root: str) -> dict[str, Any]:
+    """`spec` naming `file` as the current file when it lies under the index's `root`."""
+    try:
+        relative = file.resolve().relative_to(Path(root).resolve())
+    except ValueError:
+        return spec
+    return {**spec, "path": relative.as_posix()}
 
 
 def fail(message: str, code: int) -> typer.Exit:
@@ -57,24 +78,29 @@ def split_at(text: str, line: int, column: int = 1) -> tuple[str, str]:
     return text[:at], text[at:]
 
 
-async def complete_here(client: Any, prompt: str, suffix: str, sampling: dict[str, Any]
-                        ) -> Middle:
+async def complete_here(client: Any, prompt: str, suffix: str, sampling: dict[str, Any],
+                        file: Path) -> Middle:
     """The middle from a model in this process (an AsyncOpenMini), which is closed after."""
-    from openmini.pipeline import collect
+    import asyncio
 
     try:
+        spec = sampling.get("codebase")
+        if spec is not None:
+            info = await asyncio.to_thread(client.indexes.get, spec["index"])
+            sampling = {**sampling, "codebase": with_path(spec, file, info.path)}
         request = replace(client.request(prompt=prompt, **sampling), suffix=suffix or None)
-        done = await collect(client.events(request))
+        done = await client.run(request)
     finally:
         await client.close()
     u = done.usage
+    context = [c.to_dict() for c in done.context] if spec is not None else None
     return Middle(done.text, done.choices[0].finish_reason,
                   {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
-                   "total_tokens": u.total_tokens})
+                   "total_tokens": u.total_tokens}, context)
 
 
 def complete_remote(base_url: str, api_key: str | None, model: str | None, prompt: str,
-                    suffix: str, sampling: dict[str, Any]) -> Middle:
+                    suffix: str, sampling: dict[str, Any], file: Path) -> Middle:
     """The middle from a server's /v1/completions (`model`: its first model when None)."""
     import httpx
 
@@ -86,10 +112,16 @@ def complete_remote(base_url: str, api_key: str | None, model: str | None, promp
             body = {"model": model, "prompt": prompt, **sampling}
             if suffix:
                 body["suffix"] = suffix
-            choice, usage = _first(_answer(http.post("/completions", json=body)))
+            spec = sampling.get("codebase")
+            if spec is not None:
+                info = _answer(http.get(f"/indexes/{spec['index']}"))
+                body["codebase"] = with_path(spec, file, info["path"])
+            data = _answer(http.post("/completions", json=body))
+            choice, usage = _first(data)
     except httpx.HTTPError as exc:
         raise fail(f"{base_url}: {exc}", 1) from exc
-    return Middle(choice["text"], choice.get("finish_reason"), usage)
+    context = data.get("context") if spec is not None else None
+    return Middle(choice["text"], choice.get("finish_reason"), usage, context)
 
 
 def _answer(response: Any) -> Any:

@@ -116,8 +116,8 @@ def serve(
         "--mmproj", help="A vision projector GGUF for the model: it sees images natively."
         )] = None,
     data_dir: Annotated[str | None, typer.Option(
-        "--data-dir", help="Where files and batches are kept (default: the user data "
-        "directory).")] = None,
+        "--data-dir", help="Where files, batches and codebase indexes are kept (default: "
+        "the user data directory).")] = None,
     no_embeddings: Annotated[bool, typer.Option(
         "--no-embeddings", help="Serve no embedding model (POST /v1/embeddings).")] = False,
     index_roots: Annotated[str | None, typer.Option(
@@ -151,14 +151,15 @@ def serve(
     run_server(config, router, embedders)
 
 
-def _client(model: str, threads: int | None, parallel: int | None, ctx_size: int | None) -> Any:
+def _client(model: str, threads: int | None, parallel: int | None, ctx_size: int | None,
+            data_dir: str | None = None) -> Any:
     from openmini.api import AsyncOpenMini
 
     engine = _config(model=model, threads=threads, parallel=parallel, ctx_size=ctx_size).engine
     fields = {k: getattr(engine, k) for k in ("threads", "parallel", "ctx_size", "batch_size",
                                               "prefix_cache_tokens", "max_queue")}
     with assembly_progress() as progress:
-        return AsyncOpenMini(engine.model, progress=progress, **fields)
+        return AsyncOpenMini(engine.model, progress=progress, data_dir=data_dir, **fields)
 
 
 @app.command()
@@ -236,7 +237,16 @@ def complete(
     api_key: Annotated[str | None, typer.Option(
         "--api-key", envvar="OPENMINI_API_KEY", help="The server's bearer key.")] = None,
     as_json: Annotated[bool, typer.Option(
-        "--json", help='{"text", "finish_reason", "usage"} instead of the text.')] = False,
+        "--json", help='{"text", "finish_reason", "usage"} (and "context" with --index) '
+        "instead of the text.")] = False,
+    index: Annotated[str | None, typer.Option(
+        "--index", help="Put code retrieved from this codebase index in the prompt.")] = None,
+    k: Annotated[int, typer.Option("--k", min=1, max=50, help="Snippets at most.")] = 6,
+    context_tokens: Annotated[int, typer.Option(
+        "--context-tokens", min=1, help="Prompt tokens the snippets may take.")] = 2048,
+    data_dir: Annotated[str | None, typer.Option(
+        "--data-dir", help="Where the index is (default: the user data directory); not with "
+        "--base-url.")] = None,
     threads: ThreadsOpt = None,
     ctx_size: CtxOpt = None,
 ) -> None:
@@ -247,6 +257,7 @@ def complete(
     import asyncio
 
     from openmini.cli.complete_cmd import (
+        codebase,
         complete_here,
         complete_remote,
         fail,
@@ -260,13 +271,19 @@ def complete(
         prompt, suffix = split_at(read_file(file), line, column)
     except ValueError as exc:
         raise fail(str(exc), 2) from exc
-    sampling = {"max_tokens": max_tokens, "temperature": temperature}
+    sampling: dict[str, Any] = {"max_tokens": max_tokens, "temperature": temperature}
+    if index is not None:
+        sampling["codebase"] = codebase(index, k, context_tokens)
+    if base_url is not None and data_dir is not None:
+        raise fail("--data-dir is for a model in this process; a server (--base-url) "
+                   "searches its own indexes", 2)
     if base_url is not None:
-        write(complete_remote(base_url, api_key, model, prompt, suffix, sampling), as_json)
+        write(complete_remote(base_url, api_key, model, prompt, suffix, sampling, file),
+              as_json)
         return
-    client = _client(model or "default", threads, 1, ctx_size)
+    client = _client(model or "default", threads, 1, ctx_size, data_dir)
     try:
-        write(asyncio.run(complete_here(client, prompt, suffix, sampling)), as_json)
+        write(asyncio.run(complete_here(client, prompt, suffix, sampling, file)), as_json)
     except OpenMiniError as exc:
         raise fail(exc.message, 1) from exc
 
