@@ -87,10 +87,23 @@ def test_an_index_left_indexing_by_a_dead_process_is_failed(
     try:
         info = other.get("half")
         assert (info.status, info.error) == ("failed", INTERRUPTED)
+        assert other.interrupted() == ["half"]
         other.update("half")
-        assert other.get("half").status == "ready"
+        assert other.get("half").status == "ready" and other.interrupted() == []
     finally:
         other.close()
+
+
+def test_a_scheduled_update_shows_as_indexing_until_it_has_run(
+        manager: IndexManager, tree: Tree) -> None:
+    manager.add(tree({"a.py": "def f():\n    return 1\n"}), "due")
+    manager.schedule("due")
+    info = manager.get("due")
+    assert (info.status, info.error) == ("indexing", None)
+    manager.update("due")
+    assert manager.get("due").status == "ready"
+    with pytest.raises(NotFound):
+        manager.schedule("nothing")
 
 
 def test_an_update_in_another_manager_shows_as_indexing(manager: IndexManager, tree: Tree,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from openmini.errors import InvalidRequest, PermissionDenied
-from openmini.index.roots import allowed_root
+from openmini.index.roots import allowed_root, relative_paths
 
 
 @pytest.fixture
@@ -79,3 +79,14 @@ def test_the_error_envelope_is_openais() -> None:
     error = PermissionDenied("no", param="path")
     assert error.envelope() == {"error": {"message": "no", "type": "permission_error",
                                           "param": "path", "code": "permission_denied"}}
+
+
+def test_relative_paths_are_normalised_and_kept_inside_the_root() -> None:
+    assert relative_paths(["a/b.py", "./a", "a//b/", "a/../c.py", "."]) == [
+        "a/b.py", "a", "a/b", "c.py", "."]
+    for bad, param in ((["/etc/passwd"], "paths[0]"), (["ok.py", "../x"], "paths[1]"),
+                       (["a/../../x"], "paths[0]"), ([""], "paths[0]"), (["a\0b"], "paths[0]"),
+                       ([None], "paths[0]"), ("a.py", "paths"), ({"a": 1}, "paths")):
+        with pytest.raises(InvalidRequest) as info:
+            relative_paths(bad)
+        assert info.value.param == param

@@ -238,14 +238,30 @@ class IndexManager:
         except OSError:
             return False
 
+    def schedule(self, name: str) -> None:
+        """Mark an update of the index as due (reported "indexing" until it has run): a
+        caller about to run `update` in another thread. 404 for an unknown index."""
+        self._store(name)
+        with self._lock:
+            self._due.add(name)
+
     def get(self, name: str) -> IndexInfo:
         """The index object (404 when there is none)."""
         info = self._store(name).info()
         if info is None:  # created by another process this very moment
             raise NotFound(f"No index named {name!r}.", param="name", code="index_not_found")
-        if info.status == "indexing" and not self._busy(name):
+        with self._lock:
+            pending = self._active.get(name, 0) > 0 or name in self._due
+        if pending and info.status != "indexing":  # due here, not begun yet
+            info = replace(info, status="indexing", error=None)
+        elif info.status == "indexing" and not self._busy(name):
             info = replace(info, status="failed", error=INTERRUPTED)
         return info
+
+    def interrupted(self) -> builtins.list[str]:
+        """The indexes whose update stopped with the process running it (to resume)."""
+        return [info.name for info in self.list()
+                if info.status == "failed" and info.error == INTERRUPTED]
 
     def list(self) -> list[IndexInfo]:
         out = []

@@ -13,6 +13,7 @@ elsewhere.
 from __future__ import annotations
 
 import os
+import posixpath
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -50,3 +51,28 @@ def allowed_root(path: Any, roots: Sequence[str], param: str = "path") -> Path:
                                "server lets API clients index (its index roots).",
                                param=param)
     return real
+
+
+MAX_PATHS = 10_000
+
+
+def relative_paths(paths: Any, param: str = "paths") -> list[str]:
+    """Paths inside an index's root, as a client names them to update (`a/b.py`, `./a`,
+    `a//b/`: normalised to `a/b.py`, `a`, `a/b`); a list of at most MAX_PATHS. One that
+    is absolute, empty, holds a NUL or leaves the root (`..`) is a 400 naming `paths[i]`."""
+    if not isinstance(paths, list) or len(paths) > MAX_PATHS:
+        raise InvalidRequest(f"'{param}' must be a list of at most {MAX_PATHS} paths.",
+                             param=param)
+    out: list[str] = []
+    for i, path in enumerate(paths):
+        name = f"{param}[{i}]"
+        if not isinstance(path, str) or not path.strip() or "\0" in path:
+            raise InvalidRequest(f"'{name}' must be a non-empty path.", param=name)
+        if path.startswith("/"):
+            raise InvalidRequest(f"'{name}' must be relative to the index's root, not "
+                                 f"{path!r}.", param=name)
+        norm = posixpath.normpath(path)
+        if norm == ".." or norm.startswith("../"):
+            raise InvalidRequest(f"'{name}' leaves the index's root: {path!r}.", param=name)
+        out.append("." if norm == "." else norm)
+    return out

@@ -71,6 +71,7 @@ def create_app(config: ServerConfig, backend: Backend | Router,
         health = asyncio.create_task(deployments.run_health_checks())  # upstreams only
         sweep = asyncio.create_task(sweep_periodically(app.state.files, FILE_SWEEP_S))
         runner = asyncio.create_task(app.state.runner.run())  # batches left running resume
+        await app.state.index_jobs.resume()  # and indexes left half-updated
         try:
             yield
         finally:

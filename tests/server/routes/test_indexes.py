@@ -245,8 +245,14 @@ def test_shutting_down_stops_a_first_update_and_waits_for_it(place: Path,
         info = manager.get("big")  # no process holds it: interrupted, resumable
         assert info.status == "failed" and (info.error or "").startswith("interrupted")
         assert info.files < 600
+        assert manager.interrupted() == ["big"]
     finally:
         manager.close()
+    embedder = Embedder(resolve_model("all-minilm-l6-v2"), EmbedSettings(threads=1))
+    with serving(config, embedders={"all-minilm-l6-v2": embedder}) as url:  # resumes it
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0)
+        done = ready(client, "big", timeout=120)
+        assert (done["status"], done["files"], done["error"]) == ("ready", 600, None)
 
 
 def test_deleting_an_index_stops_its_first_update(client: openai.OpenAI, place: Path) -> None:
@@ -263,3 +269,48 @@ def test_deleting_an_index_stops_its_first_update(client: openai.OpenAI, place: 
     # the name is free again, and a search of what does not exist is a 404
     with pytest.raises(openai.NotFoundError):
         post(client, "/indexes/many/search", {"query": "g1"})
+
+
+def test_update_over_http_the_paths_given_or_everything(client: openai.OpenAI,
+                                                         place: Path) -> None:
+    root = write(place / "roots" / "live", {"geo.py": "def area(r):\n    return 3 * r * r\n"})
+    post(client, "/indexes", {"name": "live", "path": str(root)})
+    assert ready(client, "live")["status"] == "ready"
+    write(root, {"geo.py": "def circumference(r):\n    return 6 * r\n",
+                 "pkg/more.py": "def volume_of_sphere(r):\n    return 4 * r ** 3\n"})
+    started = post(client, "/indexes/live/update", {"paths": ["./geo.py", "pkg/"]})
+    assert started["object"] == "index" and started["status"] == "indexing"
+    assert ready(client, "live")["files"] == 2
+
+    def symbols(query: str) -> list[str]:
+        hits = post(client, "/indexes/live/search", {"query": query, "mode": "bm25"})["data"]
+        return [h["symbol"] for h in hits]
+
+    assert symbols("volume of sphere") == ["volume_of_sphere"]
+    assert symbols("circumference") == ["circumference"] and symbols("area") == []
+    (root / "geo.py").unlink()
+    assert post(client, "/indexes/live/update", {})["status"] == "indexing"  # everything
+    assert ready(client, "live")["files"] == 1
+    assert symbols("circumference") == []
+    delete(client, "/indexes/live")
+
+
+@pytest.mark.parametrize(("body", "param"), [
+    ({"paths": ["/etc/passwd"]}, "paths[0]"),
+    ({"paths": ["a.py", "../../outside/secret/keys.py"]}, "paths[1]"),
+    ({"paths": [""]}, "paths[0]"),
+    ({"paths": "a.py"}, "paths"),
+    ({"paths": [3]}, "paths[0]"),
+    ({"path": ["a.py"]}, "path"),
+])
+def test_bad_updates_are_400s_naming_the_field(client: openai.OpenAI, shared: str,
+                                               body: dict[str, Any], param: str) -> None:
+    with pytest.raises(openai.BadRequestError) as info:
+        post(client, shared.replace("/search", "/update"), body)
+    assert error_of(info.value)["param"] == param
+
+
+def test_updating_an_unknown_index_is_a_404(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.NotFoundError) as info:
+        post(client, "/indexes/nothing-here/update", {})
+    assert error_of(info.value)["param"] == "name"

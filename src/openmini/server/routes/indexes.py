@@ -1,12 +1,14 @@
 """Codebase indexes over HTTP (extension, docs/index.md): POST/GET /v1/indexes,
-GET/DELETE /v1/indexes/{name}, POST /v1/indexes/{name}/search.
+GET/DELETE /v1/indexes/{name}, POST /v1/indexes/{name}/search and /update.
 
 The server's IndexManager (`app.state.indexes`, index/manager.py) keeps its indexes in the
 data directory the CLI uses, so an index made here is searched by `openmini search` and the
 other way round. Every manager call blocks (SQLite, the embedding model) and runs in a worker
-thread. Creating an index answers at once (status "indexing"); its first update runs in a
-worker thread owned by the app (`app.state.index_jobs`), stopped and waited for when the app
-shuts down. What a client may index is limited to the configured roots (index/roots.py).
+thread. Creating or updating an index answers at once (status "indexing"); the update runs
+in a worker thread owned by the app (`app.state.index_jobs`), stopped and waited for when the
+app shuts down. At start-up the app resumes the indexes whose update stopped with the
+process running it (status "failed", error "interrupted: ..."). What a client may index is
+limited to the configured roots (index/roots.py).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from starlette.requests import Request
 from openmini.errors import NotFound, PermissionDenied
 from openmini.index.indexer import Cancelled
 from openmini.index.manager import IndexManager
-from openmini.index.roots import allowed_root, resolved, under_roots
+from openmini.index.roots import allowed_root, relative_paths, resolved, under_roots
 from openmini.index.store import IndexInfo
 from openmini.server.schemas import WireModel
 
@@ -46,6 +48,10 @@ class IndexSearchRequest(WireModel):
     mode: str = "hybrid"  # extension: "hybrid", "bm25" or "vector"
 
 
+class IndexUpdateRequest(WireModel):
+    paths: Any = None  # files or directories changed, relative to the root; None: all
+
+
 class IndexJobs:
     """The app's index updates: each a task awaiting a worker thread."""
 
@@ -53,14 +59,24 @@ class IndexJobs:
         self.indexes = indexes
         self.tasks: set[asyncio.Task[None]] = set()
 
-    def start(self, name: str) -> None:
-        task = asyncio.create_task(asyncio.to_thread(self._update, name))
+    def start(self, name: str, paths: list[str] | None = None) -> None:
+        """Update the index in a worker thread (only `paths` when given); the caller has
+        created it, or marked the update due (IndexManager.schedule)."""
+        task = asyncio.create_task(asyncio.to_thread(self._update, name, paths))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    def _update(self, name: str) -> None:
+    async def resume(self) -> None:
+        """Start an update of each index left interrupted by a process that stopped."""
+        for name in await asyncio.to_thread(self.indexes.interrupted):
+            with contextlib.suppress(NotFound):
+                await asyncio.to_thread(self.indexes.schedule, name)
+                log.info("index %s: resuming its interrupted update", name)
+                self.start(name)
+
+    def _update(self, name: str, paths: list[str] | None) -> None:
         try:
-            self.indexes.update(name)
+            self.indexes.update(name, paths=paths)
         except (Cancelled, NotFound):  # removed meanwhile, or the server stops
             pass
         except Exception as exc:  # recorded on the index: status "failed", its error
@@ -119,6 +135,23 @@ async def retrieve_index(name: str, http: Request) -> dict[str, Any]:
 async def delete_index(name: str, http: Request) -> dict[str, Any]:
     await _call(_indexes(http).remove, name)
     return {"name": name, "object": "index", "deleted": True}
+
+
+@router.post("/v1/indexes/{name}/update")
+async def update_index(name: str, http: Request, body: IndexUpdateRequest | None = None
+                       ) -> dict[str, Any]:
+    """Bring the index up to date with its directory, in the background: every file, or
+    the `paths` given (files or directories, relative to its root; a deleted one leaves
+    the index). Answers the index object, status "indexing"."""
+    paths = None
+    if body is not None and body.paths is not None:
+        paths = relative_paths(body.paths)
+        if "." in paths:  # the root itself: everything
+            paths = None
+    indexes = _indexes(http)
+    await _call(indexes.schedule, name)
+    http.app.state.index_jobs.start(name, paths)
+    return index_object(await _call(indexes.get, name))
 
 
 @router.post("/v1/indexes/{name}/search")
