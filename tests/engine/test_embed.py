@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from openmini.engine.embed import Embedder, EmbedSettings
-from openmini.errors import ContextLengthExceeded, InvalidRequest
+from openmini.errors import ContextLengthExceeded, InvalidRequest, Overloaded
 from openmini.models import resolve_model
 
 pytestmark = pytest.mark.model
@@ -133,6 +133,29 @@ async def test_a_cancelled_request_leaves_the_others_served(embedder: Embedder,
     result = await kept
     assert sizes == [1, 2]  # the cancelled request's rows were never decoded
     np.testing.assert_allclose(result.vectors[1], alone[TEXTS[6]], atol=1e-5)
+
+
+async def test_past_max_queued_a_request_is_refused_then_served_again(
+        embedder: Embedder, decodes: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    sizes, entered, release = decodes
+    monkeypatch.setattr(embedder, "settings",
+                        EmbedSettings(threads=1, max_texts=4, max_queued=6))
+    first = asyncio.ensure_future(embedder.embed(TEXTS[:4]))
+    assert await asyncio.to_thread(entered.wait, 10)
+    gone = asyncio.ensure_future(embedder.embed(TEXTS[4:6]))  # 6 waiting: the limit
+    await asyncio.sleep(0.05)
+    with pytest.raises(Overloaded) as refused:
+        await embedder.embed([TEXTS[6]])
+    assert refused.value.status == 429 and "6 inputs waiting" in refused.value.message
+    index_call = asyncio.ensure_future(asyncio.to_thread(embedder.embed_sync, [TEXTS[6]]))
+    gone.cancel()  # a caller that leaves frees its place at once
+    await asyncio.sleep(0.05)
+    later = asyncio.ensure_future(embedder.embed(TEXTS[4:6]))
+    release.set()
+    await first
+    assert len((await later).vectors) == 2
+    assert len((await index_call).vectors) == 1  # the index's calls are not counted
+    assert embedder._queued == 0
 
 
 def test_serve_opens_the_catalogue_embedding_model_unless_off() -> None:

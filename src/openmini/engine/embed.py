@@ -30,7 +30,7 @@ import numpy as np
 from openmini.config import ServerConfig
 from openmini.engine.batch import Batch
 from openmini.engine.model import load_model
-from openmini.errors import ContextLengthExceeded, EngineError, InvalidRequest
+from openmini.errors import ContextLengthExceeded, EngineError, InvalidRequest, Overloaded
 
 log = logging.getLogger("openmini.embed")
 
@@ -52,6 +52,10 @@ class EmbedSettings:
     threads: int = 0
     max_texts: int = 32  # sequences in one decode
     max_tokens: int = 2048  # tokens in one decode (raised to the context length if below)
+    # inputs waiting or being embedded for `embed` callers (HTTP) at most; past it a request
+    # is refused (429) rather than queued behind minutes of work. `embed_sync` callers (the
+    # index, in this process, 32 texts at a time) are not counted against it.
+    max_queued: int = 8192
 
 
 @dataclass(slots=True, eq=False)
@@ -88,6 +92,8 @@ class Embedder:
         self.settings = settings or EmbedSettings()
         self._load(Path(path))
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._queued = 0  # inputs of `embed` jobs not finished (max_queued bounds it)
+        self._count_lock = threading.Lock()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="openmini-embed", daemon=True)
         self._thread.start()
@@ -130,15 +136,33 @@ class Embedder:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Embeddings] = loop.create_future()
 
+        n = len(inputs)
+        with self._count_lock:
+            if self._queued and self._queued + n > self.settings.max_queued:
+                raise Overloaded(f"The embedding model has {self._queued} inputs waiting, "
+                                 f"its limit is {self.settings.max_queued}: retry shortly.")
+            self._queued += n
+
+        released = False
+
+        def release() -> None:  # once, whether the job ends or its caller goes
+            nonlocal released
+            with self._count_lock:
+                if not released:
+                    released = True
+                    self._queued -= n
+
         def resolve(result: Embeddings | BaseException) -> None:
+            release()
             loop.call_soon_threadsafe(_settle, future, result)
 
         job = _Job(inputs, single, resolve)
-        self._submit(job)
         try:
+            self._submit(job)
             return await future
         finally:
             job.done = True  # cancelled: its rows not yet decoded are dropped
+            release()
 
     def embed_sync(self, inputs: Sequence[Input], *, single: bool = False) -> Embeddings:
         future: concurrent.futures.Future[Embeddings] = concurrent.futures.Future()
