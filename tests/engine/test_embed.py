@@ -137,7 +137,7 @@ async def test_a_cancelled_request_leaves_the_others_served(embedder: Embedder,
 
 async def test_past_max_queued_a_request_is_refused_then_served_again(
         embedder: Embedder, decodes: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    sizes, entered, release = decodes
+    _, entered, release = decodes
     monkeypatch.setattr(embedder, "settings",
                         EmbedSettings(threads=1, max_texts=4, max_queued=6))
     first = asyncio.ensure_future(embedder.embed(TEXTS[:4]))

@@ -88,3 +88,56 @@ def test_the_openai_sdk_sends_code_check_in_extra_body() -> None:
         assert last.finish_reason == "stop"
         [diag] = (last.delta.model_extra or {})["code_diagnostics"]
         assert diag["language"] == "python"
+
+
+async def test_a_client_leaving_during_a_repair_cancels_it(app: Any,
+                                                           backend: FakeBackend) -> None:
+    """The repair is a second generation: a client that goes away while it runs closes it
+    (non-streaming: 499; streaming: no [DONE]), as with any request."""
+    import asyncio
+
+    from .test_disconnect import call
+
+    for stream in (False, True):
+        backend.requests.clear()
+        backend.answers, backend.delay = [BROKEN, FIXED * 1000], 0.01  # a repair of ~40 s
+        leave = asyncio.Event()
+
+        async def leave_during_the_repair(leave: asyncio.Event = leave) -> None:
+            while len(backend.requests) < 2:
+                await asyncio.sleep(0.005)
+            await asyncio.sleep(0.05)
+            leave.set()
+
+        watcher = asyncio.create_task(leave_during_the_repair())
+        sent = await call(app, CHAT, {**body(mode="repair"), "stream": stream}, leave)
+        await watcher
+        assert backend.cancelled and len(backend.requests) == 2
+        if stream:
+            assert b"[DONE]" not in b"".join(m.get("body", b"") for m in sent)
+        else:
+            assert sent[0]["status"] == 499
+
+
+async def test_a_second_turn_after_a_repaired_answer_keeps_the_conversation(
+        client: httpx.AsyncClient, backend: FakeBackend) -> None:
+    """The agent loop: turn 1 is repaired; the client sends it back as history with turn 2,
+    whose own broken block is repaired with the whole conversation before it."""
+    backend.answers = [BROKEN, FIXED]
+    first = (await client.post(CHAT, json=body(mode="repair")))
+    answer = first.json()["choices"][0]["message"]["content"]
+    history = [{"role": "user", "content": "add"}, {"role": "assistant", "content": answer},
+               {"role": "user", "content": "now subtract"}]
+    broken = ("```python\n", "def sub(a, b)\n", "    return a - b\n", "```\n")
+    fixed = ("```python\n", "def sub(a, b):\n", "    return a - b\n", "```\n")
+    backend.answers = [broken, fixed]
+    backend.requests.clear()
+    r = await client.post(CHAT, json={**body(mode="repair"), "messages": history})
+    message = r.json()["choices"][0]["message"]
+    assert message["content"] == "".join(fixed) and message["code_repairs"] == 1
+    repair = backend.requests[1].messages
+    assert repair is not None
+    assert [(m.role, m.content) for m in repair[:3]] == [(h["role"], h["content"])
+                                                         for h in history]
+    assert repair[3].role == "assistant" and "def sub(a, b)\n" in repair[3].content
+    assert repair[4].role == "user" and "does not parse" in repair[4].content
