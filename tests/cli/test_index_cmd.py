@@ -97,3 +97,56 @@ def test_snippet_picks_the_lines_with_the_query() -> None:
     shown = snippet(text, ["date"], lines=3)
     assert shown.split("\n    ")[0] == "line 19" and "parse the date here" in shown
     assert snippet("a\nb", ["x"]) == "a\n    b"
+
+
+def test_kill_9_mid_index_then_update_completes_it(tmp_path: Path) -> None:
+    """`openmini index add` killed with SIGKILL half-way: the index reads "failed:
+    interrupted" with what it committed searchable; `index update` completes it, each file
+    once, as a fresh index of the same tree has it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from openmini.errors import NotFound
+    from openmini.index.manager import INTERRUPTED, IndexManager
+
+    root = tmp_path / "big"
+    root.mkdir()
+    for i in range(400):
+        (root / f"m{i}.py").write_text(f"def f{i}(x):\n    return x + {i}\n")
+    data = tmp_path / "data"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "openmini.cli.main", "index", "add", str(root), "--name",
+         "big", "--data-dir", str(data)], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, env={**os.environ, "OPENMINI_THREADS": "1"})
+    manager = IndexManager(data / "indexes")  # no embedding model: never searches vectors
+
+    def files() -> int:
+        try:
+            return manager.get("big").files
+        except NotFound:  # not made yet, or made this very moment
+            return 0
+
+    try:
+        deadline = time.monotonic() + 120
+        while files() < 50:
+            assert child.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        child.send_signal(signal.SIGKILL)
+        child.wait(30)
+        info = manager.get("big")
+        assert (info.status, info.error) == ("failed", INTERRUPTED) and 50 <= info.files < 400
+        hits = manager.search("big", "f1", 100, mode="bm25")
+        assert hits  # what was committed is searchable
+    finally:
+        if child.poll() is None:
+            child.kill()
+        manager.close()
+    code, _, err = run("index", "update", "big", "--data-dir", str(data))
+    assert code == 0, err
+    code, out, _ = run("index", "status", "big", "--json", "--data-dir", str(data))
+    status = json.loads(out)
+    assert (status["status"], status["files"], status["chunks"], status["error"]) == (
+        "ready", 400, 400, None)
