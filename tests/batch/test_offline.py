@@ -111,3 +111,65 @@ def test_a_bad_file_exits_2_naming_the_line(tmp_path: Path) -> None:
 
 
 pytestmark = pytest.mark.timeout(600)
+
+
+def jsonl(path: Path, url: str, bodies: list[dict]) -> Path:  # type: ignore[type-arg]
+    path.write_text("".join(json.dumps({"custom_id": f"c{i}", "method": "POST", "url": url,
+                                        "body": body}) + "\n" for i, body in enumerate(bodies)))
+    return path
+
+
+def test_an_embeddings_batch_runs_on_the_embedding_model(tmp_path: Path) -> None:
+    import asyncio
+
+    from openmini.batch.offline import run_file
+    from openmini.config import ServerConfig
+    from server.fake_backend import FakeBackend
+
+    source = jsonl(tmp_path / "in.jsonl", "/v1/embeddings", [
+        {"model": "all-minilm-l6-v2", "input": ["parse an HTTP date", "sum two numbers"]},
+        {"model": "all-minilm-l6-v2", "input": "one text", "encoding_format": "base64"}])
+    output = tmp_path / "out.jsonl"
+    config = ServerConfig(data_dir=str(tmp_path / "data"))
+    batch = asyncio.run(run_file(config, FakeBackend(), source, output, None, None))
+    assert batch["request_counts"]["completed"] == 2
+    first, second = read_output(output)
+    vectors = first["response"]["body"]["data"]
+    assert [len(v["embedding"]) for v in vectors] == [384, 384]
+    assert isinstance(second["response"]["body"]["data"][0]["embedding"], str)  # base64
+
+
+def test_codebase_lines_search_the_configured_data_directory(tmp_path: Path) -> None:
+    import asyncio
+
+    from openmini.batch.offline import run_file
+    from openmini.config import ServerConfig
+    from openmini.engine.embed import Embedder, EmbedSettings
+    from openmini.index.manager import IndexManager
+    from openmini.models import resolve_model
+    from server.fake_backend import FakeBackend
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "dates.py").write_text('def parse_http_date(value):\n    """HTTP date."""\n'
+                                   "    return 0\n")
+    embedder = Embedder(resolve_model("all-minilm-l6-v2"), EmbedSettings(threads=1))
+    manager = IndexManager(tmp_path / "data" / "indexes", embedder)
+    try:
+        manager.add(repo, name="repo")
+    finally:
+        manager.close()
+        embedder.close()
+    source = jsonl(tmp_path / "in.jsonl", "/v1/chat/completions", [
+        {"model": "fake", "messages": [{"role": "user", "content": "parse an http date"}],
+         "codebase": {"index": "repo", "k": 1}}])
+    backend = FakeBackend()
+    config = ServerConfig(data_dir=str(tmp_path / "data"))
+    output = tmp_path / "out.jsonl"
+    asyncio.run(run_file(config, backend, source, output, None, None))
+    (line,) = read_output(output)
+    assert line["response"]["status_code"] == 200, line
+    assert [c["path"] for c in line["response"]["body"]["context"]] == ["dates.py"]
+    sent = backend.requests[0].messages
+    assert sent is not None and "def parse_http_date" in sent[0].content
+    assert not (tmp_path / "out.jsonl.state" / "indexes").exists()

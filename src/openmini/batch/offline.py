@@ -5,7 +5,10 @@ the batch lane), with the data directory kept beside the output file (`OUTPUT.st
 Run again after a crash, the same command finds that state and goes on: lines whose results
 were committed are not run again. The output file holds every line, in input order: the
 output file's lines and the error file's (a line's `response.status_code`, or its `error`,
-says which), written once the batch ends.
+says which), written once the batch ends. As `openmini serve` does, it serves the embedding
+model (`/v1/embeddings` lines) unless embeddings are off, and `codebase` fields search the
+indexes of the configured data directory (`openmini index add` puts them there), not the
+run's state directory.
 """
 
 from __future__ import annotations
@@ -78,12 +81,17 @@ async def run_file(config: ServerConfig, backend: Backend | Router, source: Path
                    output: Path, model: str | None, endpoint: str | None,
                    progress: Progress | None = None, poll_s: float = 0.5) -> dict[str, Any]:
     """Run `source` to `output`; the batch object at the end."""
+    from openmini.engine.embed import open_embedders
     from openmini.server.app import create_app
 
     endpoint = endpoint or first_url(source)
     state = state_dir(output)
     state.mkdir(parents=True, exist_ok=True)
-    app = create_app(replace(config, data_dir=str(state)), backend)
+    cache_dir = Path(config.model_cache_dir) if config.model_cache_dir else None
+    embedders = await asyncio.to_thread(open_embedders, config, cache_dir)  # as serve does
+    # the run's own state in `state`; `codebase` searches the user's indexes, not the state's
+    app = create_app(replace(config, data_dir=str(state)), backend, embedders,
+                     index_dir=config.data_path() / "indexes", resume_indexes=False)
     async with app.router.lifespan_context(app):
         batch_id = await asyncio.to_thread(_batch_for, app, state, source, endpoint, model)
         app.state.runner.wake()

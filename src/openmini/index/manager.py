@@ -91,14 +91,15 @@ class IndexManager:
 
     @classmethod
     def for_config(cls, config: ServerConfig, embedder: TextEmbedder | None = None,
-                   threads: int = 0) -> IndexManager:
-        """The indexes of a configuration's data directory (`<data dir>/indexes`), with its
-        file size limit; `embedder` (the server's), or the catalogue's embedding model
-        opened on first need on `threads` threads (0: every CPU)."""
+                   threads: int = 0, directory: Path | None = None) -> IndexManager:
+        """The indexes of a configuration's data directory (`<data dir>/indexes`, or
+        `directory`), with its file size limit; `embedder` (the server's), or the
+        catalogue's embedding model opened on first need on `threads` threads (0: every
+        CPU)."""
         from openmini.index.embedding import open_default_embedder
 
         cache_dir = Path(config.model_cache_dir) if config.model_cache_dir else None
-        return cls(config.data_path() / "indexes", embedder,
+        return cls(directory or config.data_path() / "indexes", embedder,
                    open_embedder=lambda: open_default_embedder(cache_dir, threads),
                    settings=IndexSettings(max_file_bytes=config.index_max_file_bytes))
 

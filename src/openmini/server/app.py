@@ -3,8 +3,9 @@
 the data directory: `app.state.store` (batch/store.py), `app.state.files` (batch/files.py).
 `embedders`: the embedding models served on /v1/embeddings, by id (`app.state.embedders`;
 closed with the app). Codebase indexes: `app.state.indexes` (index/manager.py, in the data
-directory, embedding with the served model, else one opened on first need) and their
-updates, `app.state.index_jobs` (stopped and waited for when the app shuts down)."""
+directory, or `index_dir`; embedding with the served model, else one opened on first need)
+and their updates, `app.state.index_jobs` (stopped and waited for when the app shuts down;
+at start-up, the indexes left interrupted are resumed unless `resume_indexes` is false)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
@@ -59,7 +61,8 @@ FILE_SWEEP_S = 3600.0  # expired files are removed at start and this often after
 
 
 def create_app(config: ServerConfig, backend: Backend | Router,
-               embedders: Mapping[str, Embedder] | None = None) -> FastAPI:
+               embedders: Mapping[str, Embedder] | None = None,
+               index_dir: Path | None = None, resume_indexes: bool = True) -> FastAPI:
     deployments = backend if isinstance(backend, Router) else Router([backend])
     embedding = dict(embedders or {})
     clash = set(embedding) & set(deployments.model_ids())
@@ -71,7 +74,8 @@ def create_app(config: ServerConfig, backend: Backend | Router,
         health = asyncio.create_task(deployments.run_health_checks())  # upstreams only
         sweep = asyncio.create_task(sweep_periodically(app.state.files, FILE_SWEEP_S))
         runner = asyncio.create_task(app.state.runner.run())  # batches left running resume
-        await app.state.index_jobs.resume()  # and indexes left half-updated
+        if resume_indexes:
+            await app.state.index_jobs.resume()  # and indexes left half-updated
         try:
             yield
         finally:
@@ -90,7 +94,7 @@ def create_app(config: ServerConfig, backend: Backend | Router,
     app.state.config = config
     app.state.indexes = IndexManager.for_config(
         config, embedding.get(DEFAULT_EMBEDDING_MODEL),
-        threads=max(1, config.engine.resolved_threads() // 2))
+        threads=max(1, config.engine.resolved_threads() // 2), directory=index_dir)
     app.state.index_jobs = indexes.IndexJobs(app.state.indexes)
     app.state.pipeline = Pipeline(deployments, config.tool_call_retries,
                                   Intake(*from_config(config)), embedding, app.state.indexes)
