@@ -45,7 +45,8 @@ from typing import Any
 from common import median, pct, save, table, verdict
 from index_corpus import NAME, VERSION, copy_corpus, describe, load_queries, rank_metrics
 from index_rg_baseline import definition_span, rg_binary, run_scope
-from openmini.index.embedding import open_default_embedder
+from openmini.index.embedding import TextEmbedder, open_default_embedder
+from openmini.index.indexer import IndexSettings
 from openmini.index.manager import IndexManager
 from openmini.index.search import MODES, Hit
 
@@ -73,6 +74,14 @@ def status_kb(field: str) -> float:
 
 def rss_mb() -> dict[str, float]:
     return {"rss_mb": status_kb("VmRSS") / 1024, "peak_rss_mb": status_kb("VmHWM") / 1024}
+
+
+def embedder(a: argparse.Namespace) -> TextEmbedder:
+    if a.embedder is None:
+        return open_default_embedder(None, a.threads)
+    from openmini.engine.embed import Embedder, EmbedSettings
+
+    return Embedder(a.embedder, EmbedSettings(threads=a.threads or len(os.sched_getaffinity(0))))
 
 
 def prepare(tmp: Path, quick: bool) -> Path:
@@ -213,6 +222,9 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=2, help="passes over the query set per mode")
     p.add_argument("--quick", action="store_true", help="one directory: a smoke test")
     p.add_argument("--show", action="store_true", help="print every query's hybrid rank")
+    p.add_argument("--embed-tokens", type=int, default=IndexSettings().embed_tokens,
+                   help="tokens of each chunk embedded (IndexSettings.embed_tokens)")
+    p.add_argument("--embedder", help="another embedding GGUF than the catalogue's")
     a = p.parse_args()
     a.model = f"{NAME}-{VERSION}"
     queries = load_queries()
@@ -221,11 +233,13 @@ def main() -> None:
         root = prepare(tmp, a.quick)
         if a.quick:
             queries = [q for q in queries if q["path"].startswith(QUICK_DIR)]
-        manager = IndexManager(tmp / "data" / "indexes",
-                               open_embedder=lambda: open_default_embedder(None, a.threads))
+        manager = IndexManager(tmp / "data" / "indexes", open_embedder=lambda: embedder(a),
+                               settings=IndexSettings(embed_tokens=a.embed_tokens))
         try:
             res: dict[str, Any] = {"corpus": describe(), "queries": len(queries),
-                                   "threads": a.threads or len(os.sched_getaffinity(0))}
+                                   "threads": a.threads or len(os.sched_getaffinity(0)),
+                                   "embed_tokens": a.embed_tokens,
+                                   "embedder": a.embedder or "all-minilm-l6-v2"}
             res["cold"] = cold(manager, root)
             res["search"] = searches(manager, queries, a.rounds)
             res["ripgrep"] = ripgrep(root, queries)

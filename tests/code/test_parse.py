@@ -86,3 +86,17 @@ def test_shebang_decides_the_candidates() -> None:
     assert candidates_for("#!/usr/bin/env node\nx()\n") == ["javascript"]
     assert candidates_for("#!/bin/sh\n") == ["bash"]
     assert len(candidates_for("???")) > 3  # no hint: the common languages
+
+
+def test_unbalanced_brackets_are_named_with_where_they_are() -> None:
+    """The message a repair feeds back says which bracket is wrong and where, the way a
+    compiler does (brackets in strings and comments are not counted)."""
+    unclosed = ('def order(nums):\n    """A doc (with parens."""\n'
+                "    return sorted(nums, key=lambda x: (sum(int(d) for d in str(x)), x)\n")
+    [diag] = parse(unclosed, "python").diagnostics
+    assert diag["message"].endswith("`(` at line 3, column 18 is never closed")
+    mismatched = parse("x = [1, 2)\ny = 3\n", "python").diagnostics
+    assert "`)` at line 1, column 10 does not match `[` at line 1, column 5" in \
+        mismatched[0]["message"]
+    stray = parse("x = f(1))  # (\n", "python").diagnostics
+    assert stray[0]["message"].endswith("`)` at line 1, column 9 closes no bracket")

@@ -74,6 +74,9 @@ def diagnostics(tree: Any, source: bytes, limit: int = MAX_DIAGNOSTICS) -> list[
             text = source[node.start_byte:node.end_byte].decode("utf-8", "replace")
             message = (f"syntax error: unexpected `{_snippet(text)}`" if text.strip()
                        else "syntax error")
+            unbalanced = _brackets(node, source, starts)
+            if unbalanced:
+                message += f"; {unbalanced}"
             out.append(_at(node, source, starts, "ERROR", message))
             descend = any(c.is_missing or c.is_error for c in node.children)
         if descend and cursor.goto_first_child():
@@ -82,6 +85,45 @@ def diagnostics(tree: Any, source: bytes, limit: int = MAX_DIAGNOSTICS) -> list[
             if not cursor.goto_parent():
                 return out
     return out
+
+
+OPENERS = {"(": ")", "[": "]", "{": "}"}
+CLOSERS = {v: k for k, v in OPENERS.items()}
+
+
+def _brackets(error: Any, source: bytes, starts: list[int]) -> str | None:
+    """What is wrong with the brackets among an ERROR node's tokens, said the way a compiler
+    says it (a model repairing the code is told where), or None when they balance. Only
+    bracket tokens count: those inside strings and comments are not tokens."""
+    stack: list[Any] = []
+    for leaf in _leaves(error):
+        kind = leaf.type
+        if kind in OPENERS:
+            stack.append(leaf)
+        elif kind in CLOSERS:
+            if not stack:
+                return f"`{kind}` at {_where(leaf, source, starts)} closes no bracket"
+            opener = stack.pop()
+            if OPENERS[opener.type] != kind:
+                return (f"`{kind}` at {_where(leaf, source, starts)} does not match "
+                        f"`{opener.type}` at {_where(opener, source, starts)}")
+    if stack:
+        return f"`{stack[-1].type}` at {_where(stack[-1], source, starts)} is never closed"
+    return None
+
+
+def _leaves(node: Any) -> Any:
+    if node.child_count == 0:
+        if not node.is_missing:
+            yield node
+        return
+    for child in node.children:
+        yield from _leaves(child)
+
+
+def _where(node: Any, source: bytes, starts: list[int]) -> str:
+    row, col = node.start_point
+    return f"line {row + 1}, column {_column(source, row, col, starts)}"
 
 
 def _at(node: Any, source: bytes, starts: list[int], kind: str, message: str) -> dict[str, Any]:
