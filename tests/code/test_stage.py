@@ -160,6 +160,29 @@ async def test_a_cut_off_repair_says_length() -> None:
     assert done.choices[0].finish_reason == "length"
 
 
+async def test_a_block_cut_off_and_never_repaired_keeps_its_complete_statements() -> None:
+    """An answer that ran into max_tokens (a model repeating itself) and whose repairs ran
+    into it too: the block is cut back to its last complete definition, closed, and parses."""
+    looping = ("```python\ndef is_prime(n):\n    return n > 1\n\n"
+               'def is_prime(n):\n    """Return true if')
+    backend = Scripted(looping, looping, looping, finish="length")
+    done = await collect(run_with_code_check(request(), backend.generate(request()),
+                                             backend.generate))
+    choice = done.choices[0]
+    assert choice.text == "```python\ndef is_prime(n):\n    return n > 1\n```"
+    assert choice.code is not None and choice.code.diagnostics == ()
+    assert choice.code.repairs == 2 and choice.finish_reason == "length"
+
+
+async def test_a_broken_block_not_cut_off_is_never_trimmed() -> None:
+    middle = "```python\ndef ok():\n    return 1\n\ndef add(a, b)\n    return a + b\n```\n"
+    backend = Scripted(middle, middle, middle)
+    done = await collect(run_with_code_check(request(), backend.generate(request()),
+                                             backend.generate))
+    assert done.choices[0].text == middle
+    assert done.choices[0].code is not None and done.choices[0].code.diagnostics
+
+
 @pytest.mark.parametrize("stream", [False, True])
 async def test_closing_the_stage_closes_the_generation(stream: bool) -> None:
     backend = Scripted(BROKEN * 20)

@@ -141,3 +141,20 @@ def splice(text: str, block: Block, code: str) -> tuple[str, Block]:
     after = text[block.end:] if block.closed else block.indent + block.fence
     return (text[:block.start] + new + after,
             replace(block, start=start, end=end, closed=True))
+
+
+def complete_prefix(code: str, language: Language) -> Parsed | None:
+    """The code cut back to its last complete top-level statement, when that parses and
+    holds anything: what is kept of a block that `max_tokens` cut off mid-statement and no
+    regeneration made whole. None when nothing before the first error parses."""
+    parsed = parse(code, language)
+    end = 0
+    for node in parsed.tree.root_node.children:
+        if node.has_error or node.is_missing:
+            break
+        end = node.end_byte
+    kept = parsed.source[:end].decode("utf-8", "replace").rstrip() + "\n"
+    if not kept.strip():
+        return None
+    trimmed = parse(kept, language)
+    return trimmed if trimmed.ok else None

@@ -10,7 +10,9 @@ diagnostics go on its `ChoiceFinished` (`CodeReport`), which the edges write as
   not parse holds back everything after it; when the choice ends, each broken block is asked
   for again (`repair_prompt`: the diagnostics fed back, the answer so far as the assistant's
   turn), at most `max_repairs` times, and the best version (a clean one, else the one with
-  the fewest errors) is spliced in before the held text goes out. Not streaming, the whole
+  the fewest errors) is spliced in before the held text goes out; a block that `max_tokens`
+  cut off and no regeneration made whole is cut back to its last complete top-level
+  statement (when that parses). Not streaming, the whole
   answer is held, so an answer that is code without a fence can be repaired too; streaming,
   such an answer is already out and is reported only. Usage counts every attempt.
 """
@@ -27,6 +29,7 @@ from openmini.code.check import (
     check_answer,
     check_block,
     code_of_reply,
+    complete_prefix,
     repair_prompt,
     splice,
 )
@@ -103,7 +106,8 @@ class CodeCheckStage:
         checked = check_answer(text, self.spec, answer.scanner.blocks)
         repairs, reason = 0, event.finish_reason
         if self.spec.mode == "repair":
-            text, checked, repairs, cut = await self._repair(text, checked, answer.emitted)
+            text, checked, repairs, cut = await self._repair(text, checked, answer.emitted,
+                                                             reason == "length")
             reason = "length" if cut else reason
         rest = text[answer.emitted:]
         answer.emitted = len(text)
@@ -112,16 +116,17 @@ class CodeCheckStage:
         report = CodeReport(diagnostics, repairs if self.spec.mode == "repair" else None)
         return [*out, replace(event, finish_reason=reason, code=report)]
 
-    async def _repair(self, text: str, checked: list[Checked], emitted: int
+    async def _repair(self, text: str, checked: list[Checked], emitted: int, cut_off: bool
                       ) -> tuple[str, list[Checked], int, bool]:
         """Each broken block not yet sent, asked for again; the text with the best versions,
-        their parses, the regenerations made and whether the last one was cut off."""
+        their parses, the regenerations made and whether the last one was cut off.
+        `cut_off`: the answer itself ended at `max_tokens` (its last block is unfinished)."""
         repairs, cut = 0, False
         for k in range(len(checked) - 1, -1, -1):  # from the end: offsets before stay true
             item = checked[k]
             if item.parsed.ok or item.block.fence_at < emitted:
                 continue
-            best = item
+            best, best_cut = item, cut_off and k == len(checked) - 1
             for _ in range(self.spec.max_repairs):
                 reply, finish = await self._ask(text, best)
                 repairs += 1
@@ -130,9 +135,14 @@ class CodeCheckStage:
                 if len(attempt.diagnostics) < len(best.parsed.diagnostics):
                     text, block = splice(text, best.block, code)
                     best = Checked(item.index, block, attempt)
-                    cut = finish == "length"
+                    cut = best_cut = finish == "length"
                 if best.parsed.ok:
                     break
+            if not best.parsed.ok and best_cut:  # unfinished: keep its complete statements
+                kept = complete_prefix(best.block.code(text), item.language)
+                if kept is not None:
+                    text, block = splice(text, best.block, kept.source.decode())
+                    best = Checked(item.index, block, kept)
             checked[k] = best
         return text, checked, repairs, cut
 
