@@ -43,7 +43,15 @@ from pathlib import Path
 from typing import Any
 
 from common import median, pct, save, table, verdict
-from index_corpus import NAME, VERSION, copy_corpus, describe, load_queries, rank_metrics
+from index_corpus import (
+    NAME,
+    VERSION,
+    copy_corpus,
+    corpus_path,
+    describe,
+    load_queries,
+    rank_metrics,
+)
 from index_rg_baseline import definition_span, rg_binary, run_scope
 from openmini.index.embedding import TextEmbedder, open_default_embedder
 from openmini.index.indexer import IndexSettings
@@ -151,8 +159,8 @@ def answer_rank(hits: list[Hit], q: dict[str, Any]) -> int | None:
 
 
 def searches(manager: IndexManager, queries: list[dict[str, Any]],
-             rounds: int) -> dict[str, Any]:
-    manager.search("bench", "warm up", K)  # loads the vectors
+             rounds: int, name: str = "bench") -> dict[str, Any]:
+    manager.search(name, "warm up", K)  # loads the vectors
     out: dict[str, Any] = {}
     for mode in MODES:
         times: list[float] = []
@@ -161,7 +169,7 @@ def searches(manager: IndexManager, queries: list[dict[str, Any]],
         for r in range(rounds):
             for q in queries:
                 t0 = time.perf_counter()
-                hits = manager.search("bench", q["query"], K, mode=mode)
+                hits = manager.search(name, q["query"], K, mode=mode)
                 times.append(time.perf_counter() - t0)
                 if r == 0:
                     ranks.append(answer_rank(hits, q))
@@ -197,6 +205,10 @@ def report(res: dict[str, Any], quick: bool) -> None:
            ["re-index one edit, update(paths) s (median / max)",
             f"{e['paths_median_s']:.3f} / {e['paths_max_s']:.3f}",
             verdict(e["paths_max_s"], 2, False)]])
+    search_table(res)
+
+
+def search_table(res: dict[str, Any]) -> None:
     s = res["search"]
     rows = [[mode, *(s[mode][f"recall@{k}"] for k in KS), s[mode]["mrr@10"],
              s[mode]["p50_ms"], s[mode]["p99_ms"]] for mode in MODES]
@@ -215,6 +227,22 @@ def report(res: dict[str, Any], quick: bool) -> None:
               f"{'PASS' if h[key] > best else 'MISS'} (goal: above both)")
 
 
+def search_only(a: argparse.Namespace, queries: list[dict[str, Any]]) -> None:
+    data, _, name = a.search_only.rpartition(":")
+    manager = IndexManager(Path(data) / "indexes", open_embedder=lambda: embedder(a),
+                           settings=IndexSettings(embed_tokens=a.embed_tokens))
+    try:
+        res: dict[str, Any] = {"corpus": describe(), "queries": len(queries),
+                               "index": manager.get(name).to_dict()}
+        res["search"] = searches(manager, queries, a.rounds, name)
+    finally:
+        manager.close()
+    res["ripgrep"] = ripgrep(corpus_path(), queries)
+    search_table(res)
+    a.model += "-search"
+    save("index_search", a, res)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--threads", type=int, default=0, help="embedding threads (0: every CPU)")
@@ -225,9 +253,15 @@ def main() -> None:
     p.add_argument("--embed-tokens", type=int, default=IndexSettings().embed_tokens,
                    help="tokens of each chunk embedded (IndexSettings.embed_tokens)")
     p.add_argument("--embedder", help="another embedding GGUF than the catalogue's")
+    p.add_argument("--search-only", metavar="DATA_DIR:INDEX",
+                   help="no indexing: search an index of the corpus made already (e.g. "
+                        "bench/repo_completion.py's, `--data-dir D` -> D:nx)")
     a = p.parse_args()
     a.model = f"{NAME}-{VERSION}"
     queries = load_queries()
+    if a.search_only:
+        search_only(a, queries)
+        return
     with tempfile.TemporaryDirectory(prefix="openmini-index-bench-") as tmp_name:
         tmp = Path(tmp_name)
         root = prepare(tmp, a.quick)

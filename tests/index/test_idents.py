@@ -50,5 +50,11 @@ def test_hostile_queries_become_quoted_terms(query: str) -> None:
             assert term.startswith('"') and term.endswith('"') and '"' not in term[1:-1]
 
 
+def test_stop_words_are_left_out_unless_nothing_else_is_asked() -> None:
+    assert match_expression("return the nodes of a cycle") == '"return" OR "nodes" OR "cycle"'
+    assert match_expression("is_directed") == '"is_directed" OR "directed" OR "isdirected"'
+    assert match_expression("what is it") == '"what" OR "is" OR "it"'
+
+
 def test_a_query_of_punctuation_has_no_expression() -> None:
     assert match_expression("()*\"'") is None

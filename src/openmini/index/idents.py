@@ -6,7 +6,10 @@ indexed as `parse`, `http`, `date`; but `parseHttpDate` is one token, `parsehttp
 chunk's `idents` column therefore holds, for every identifier with more than one part, its
 parts and its parts joined (`parse http date parsehttpdate`), and a query is asked for its
 words, their parts and their parts joined, OR-combined: each term quoted, so nothing a user
-types (quotes, `*`, `NEAR`, `AND`, parentheses, `-`, `:`) is read as FTS5 syntax.
+types (quotes, `*`, `NEAR`, `AND`, parentheses, `-`, `:`) is read as FTS5 syntax. English
+stop words are left out of the expression (unless the query has nothing else): they match
+nearly every chunk, so scoring them costs the most and ranks the least (a question's "the",
+"of", "that"; an identifier keeps its joined form, `is_directed` -> `isdirected`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,14 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _WORD = re.compile(r"\w+")
 MAX_QUERY_TERMS = 48
+STOP_WORDS = frozenset(str.split(
+    "a about above after again against all am an and any are as at be because been before "
+    "being below between both but by can could did do does doing down during each few for "
+    "from further had has have having he her here hers him his how i if in into is it its "
+    "itself just me more most my no nor not of off on once only or other our ours out over "
+    "own same she should so some such than that the their theirs them then there these they "
+    "this those through to too under until up very was we were what when where which while "
+    "who whom whose why will with would you your yours"))
 
 
 def split_identifier(identifier: str) -> list[str]:
@@ -59,4 +70,5 @@ def match_expression(query: str) -> str | None:
     terms = query_terms(query)
     if not terms:
         return None
+    terms = [t for t in terms if t not in STOP_WORDS] or terms
     return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)

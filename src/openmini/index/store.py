@@ -278,9 +278,10 @@ class IndexStore:
             where.append("path_match(?, f.path)")
             args.append(filters.path)
         marks = ", ".join(str(float(w)) for w in weights)
-        sql = (f"SELECT c.id, bm25(chunks_fts, {marks}) AS score FROM chunks_fts "
-               "JOIN chunks c ON c.id = chunks_fts.rowid JOIN files f ON f.id = c.file_id "
-               f"WHERE {' AND '.join(where)} ORDER BY score LIMIT ?")
+        joins = ("" if len(where) == 1 else  # no filter: the full-text table alone
+                 "JOIN chunks c ON c.id = chunks_fts.rowid JOIN files f ON f.id = c.file_id ")
+        sql = (f"SELECT chunks_fts.rowid, bm25(chunks_fts, {marks}) AS score FROM chunks_fts "
+               f"{joins}WHERE {' AND '.join(where)} ORDER BY score LIMIT ?")
         rows = self.connection().execute(sql, [*args, limit]).fetchall()
         return [(int(r[0]), -float(r[1])) for r in rows]
 
