@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from index.build import add_index
 from openmini.api import AsyncOpenMini, OpenMini, codebase_of
 from openmini.backends.base import Capabilities
-from openmini.engine.embed import Embedder, EmbedSettings
 from openmini.errors import InvalidRequest, NotFound
 from openmini.index.context_prompt import HEADER
 from openmini.index.manager import IndexManager
-from openmini.models import resolve_model
 from openmini.types import Codebase
 from server.fake_backend import FakeBackend
 
@@ -31,13 +30,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (repo / "geometry").mkdir(parents=True)
     (repo / "geometry" / "shapes.py").write_text(SHAPES)
     (repo / "dates.py").write_text(DATES)
-    embedder = Embedder(resolve_model("all-minilm-l6-v2"), EmbedSettings(threads=1))
-    manager = IndexManager(base / "data" / "indexes", embedder)
-    try:
-        assert manager.add(repo, name="geo").status == "ready"
-    finally:
-        manager.close()
-        embedder.close()
+    add_index(base / "data", repo, "geo")
     return base / "data"
 
 

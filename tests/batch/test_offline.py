@@ -142,24 +142,16 @@ def test_an_embeddings_batch_runs_on_the_embedding_model(tmp_path: Path) -> None
 def test_codebase_lines_search_the_configured_data_directory(tmp_path: Path) -> None:
     import asyncio
 
+    from index.build import add_index
     from openmini.batch.offline import run_file
     from openmini.config import ServerConfig
-    from openmini.engine.embed import Embedder, EmbedSettings
-    from openmini.index.manager import IndexManager
-    from openmini.models import resolve_model
     from server.fake_backend import FakeBackend
 
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "dates.py").write_text('def parse_http_date(value):\n    """HTTP date."""\n'
                                    "    return 0\n")
-    embedder = Embedder(resolve_model("all-minilm-l6-v2"), EmbedSettings(threads=1))
-    manager = IndexManager(tmp_path / "data" / "indexes", embedder)
-    try:
-        manager.add(repo, name="repo")
-    finally:
-        manager.close()
-        embedder.close()
+    add_index(tmp_path / "data", repo, "repo")
     source = jsonl(tmp_path / "in.jsonl", "/v1/chat/completions", [
         {"model": "fake", "messages": [{"role": "user", "content": "parse an http date"}],
          "codebase": {"index": "repo", "k": 1}}])

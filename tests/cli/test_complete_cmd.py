@@ -103,9 +103,7 @@ def test_a_model_without_fim_tokens_in_this_process_exits_1(add_py: Path) -> Non
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(data directory holding the index `calc` of a repository, the repository)."""
-    from openmini.engine.embed import Embedder, EmbedSettings
-    from openmini.index.manager import IndexManager
-    from openmini.models import resolve_model
+    from index.build import add_index
 
     base = tmp_path_factory.mktemp("complete-index")
     repo = base / "calc"
@@ -113,13 +111,7 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     (repo / "lib" / "mathx.py").write_text(
         'def add_numbers(a, b):\n    """The sum of two numbers."""\n    return a + b\n')
     (repo / "main.py").write_text("from lib import mathx\n\nprint(mathx.)\n")
-    embedder = Embedder(resolve_model("all-minilm-l6-v2"), EmbedSettings(threads=1))
-    manager = IndexManager(base / "data" / "indexes", embedder)
-    try:
-        manager.add(repo, name="calc")
-    finally:
-        manager.close()
-        embedder.close()
+    add_index(base / "data", repo, "calc")
     return base / "data", repo
 
 
