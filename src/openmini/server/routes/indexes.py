@@ -150,8 +150,9 @@ async def update_index(name: str, http: Request, body: IndexUpdateRequest | None
             paths = None
     indexes = _indexes(http)
     await _call(indexes.schedule, name)
+    info = await _call(indexes.get, name)  # "indexing": read before the update can end
     http.app.state.index_jobs.start(name, paths)
-    return index_object(await _call(indexes.get, name))
+    return index_object(info)
 
 
 @router.post("/v1/indexes/{name}/search")
