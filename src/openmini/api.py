@@ -78,30 +78,22 @@ def _code_check(spec: CodeCheck | dict[str, Any] | None) -> CodeCheck | None:
                          spec.get("max_repairs"))
 
 
-CODEBASE_FIELDS = {"index", "k", "max_tokens", "path"}
-
-
 def codebase_of(spec: Codebase | dict[str, Any] | None) -> Codebase | None:
-    """A request's `codebase` from the dict the HTTP API takes (or a Codebase as it is);
-    400 naming the field for a bad one."""
+    """A request's `codebase` from the dict the HTTP API takes, checked by the same schema
+    (400 naming `codebase.<field>`), or a Codebase as it is."""
     if spec is None or isinstance(spec, Codebase):
         return spec
-    if not isinstance(spec, dict):
-        raise InvalidRequest("'codebase' must be an object.", param="codebase")
-    if unknown := sorted(set(spec) - CODEBASE_FIELDS):
-        raise InvalidRequest(f"'codebase.{unknown[0]}' is not a codebase field.",
-                             param=f"codebase.{unknown[0]}")
-    index, path = spec.get("index"), spec.get("path")
-    if not isinstance(index, str):
-        raise InvalidRequest("'codebase.index' must be an index name.", param="codebase.index")
-    k, budget = spec.get("k", 6), spec.get("max_tokens", 2048)
-    for name, value, top in (("k", k, 50), ("max_tokens", budget, 32768)):
-        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= top:
-            raise InvalidRequest(f"'codebase.{name}' must be an integer from 1 to {top}.",
-                                 param=f"codebase.{name}")
-    if path is not None and (not isinstance(path, str) or not path):
-        raise InvalidRequest("'codebase.path' must be a non-empty path.", param="codebase.path")
-    return Codebase(index, k, budget, path)
+    from pydantic import ValidationError
+
+    from openmini.server.convert import codebase_from
+    from openmini.server.schemas import CodebaseIn
+    from openmini.server.validation import validation_error
+
+    try:
+        return codebase_from(CodebaseIn.model_validate(spec))
+    except ValidationError as exc:
+        raise validation_error([{**e, "loc": ("codebase", *e["loc"])}
+                                for e in exc.errors()]) from None
 
 
 def default_indexes(data_dir: str | os.PathLike[str] | None) -> IndexManager:

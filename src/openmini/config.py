@@ -153,9 +153,13 @@ class ServerConfig:
                 raise ValueError(f"{name} must be a positive integer, not {number!r}")
 
     def data_path(self) -> Path:
-        """The data directory: files, batches (and what else is kept between runs)."""
+        """The data directory: files, batches, codebase indexes (what is kept between runs)."""
         import platformdirs
         return Path(self.data_dir or platformdirs.user_data_dir("openmini")).expanduser()
+
+    def model_cache_path(self) -> Path | None:
+        """Where assembled models are kept, when configured (None: the models' default)."""
+        return Path(self.model_cache_dir) if self.model_cache_dir else None
 
 
 _ENGINE_KEYS = {f.name for f in fields(EngineConfig)}

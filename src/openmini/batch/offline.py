@@ -87,7 +87,7 @@ async def run_file(config: ServerConfig, backend: Backend | Router, source: Path
     endpoint = endpoint or first_url(source)
     state = state_dir(output)
     state.mkdir(parents=True, exist_ok=True)
-    cache_dir = Path(config.model_cache_dir) if config.model_cache_dir else None
+    cache_dir = config.model_cache_path()
     embedders = await asyncio.to_thread(open_embedders, config, cache_dir)  # as serve does
     # the run's own state in `state`; `codebase` searches the user's indexes, not the state's
     app = create_app(replace(config, data_dir=str(state)), backend, embedders,

@@ -139,7 +139,7 @@ def serve(
                      image_allow_hosts=image_allow_hosts, image_roots=image_roots,
                      mmproj=mmproj, data_dir=data_dir, index_roots=index_roots,
                      embeddings=False if no_embeddings else None)
-    cache_dir = Path(config.model_cache_dir) if config.model_cache_dir else None
+    cache_dir = config.model_cache_path()
     with assembly_progress() as progress:
         embedders = open_embedders(config, cache_dir, progress)
         try:
@@ -317,7 +317,7 @@ def batch_run(
     if local:  # a local model to load: it serves the lines
         config = _config(config_file, model=model, threads=threads, parallel=parallel,
                          ctx_size=ctx_size)
-    cache_dir = Path(config.model_cache_dir) if config.model_cache_dir else None
+    cache_dir = config.model_cache_path()
     with assembly_progress() as progress:
         router = build_router(config, cache_dir=cache_dir, progress=progress)
     served_as = Path(model).stem if model and model.endswith(".gguf") else model

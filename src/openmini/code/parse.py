@@ -121,15 +121,20 @@ def _leaves(node: Any) -> Any:
         yield from _leaves(child)
 
 
-def _where(node: Any, source: bytes, starts: list[int]) -> str:
+def _position(node: Any, source: bytes, starts: list[int]) -> tuple[int, int]:
+    """A node's start as 1-based (line, character column)."""
     row, col = node.start_point
-    return f"line {row + 1}, column {_column(source, row, col, starts)}"
+    return row + 1, _column(source, row, col, starts)
+
+
+def _where(node: Any, source: bytes, starts: list[int]) -> str:
+    line, column = _position(node, source, starts)
+    return f"line {line}, column {column}"
 
 
 def _at(node: Any, source: bytes, starts: list[int], kind: str, message: str) -> dict[str, Any]:
-    row, col = node.start_point
-    return {"line": row + 1, "column": _column(source, row, col, starts), "node": kind,
-            "message": message}
+    line, column = _position(node, source, starts)
+    return {"line": line, "column": column, "node": kind, "message": message}
 
 
 def parse(code: str, language: Language | str, param: str = "code") -> Parsed:

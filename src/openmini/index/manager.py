@@ -98,7 +98,7 @@ class IndexManager:
         CPU)."""
         from openmini.index.embedding import open_default_embedder
 
-        cache_dir = Path(config.model_cache_dir) if config.model_cache_dir else None
+        cache_dir = config.model_cache_path()
         return cls(directory or config.data_path() / "indexes", embedder,
                    open_embedder=lambda: open_default_embedder(cache_dir, threads),
                    settings=IndexSettings(max_file_bytes=config.index_max_file_bytes))

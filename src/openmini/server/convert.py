@@ -21,6 +21,7 @@ from openmini.server.constraints import constraint_of
 from openmini.server.content import message_content
 from openmini.server.schemas import (
     ChatCompletionRequest,
+    CodebaseIn,
     CompletionRequest,
     GenerationFields,
     MessageIn,
@@ -137,9 +138,11 @@ def _request(body: GenerationFields, caps: Capabilities, request_id: str,
 
 
 def _codebase(body: GenerationFields) -> Codebase | None:
-    spec = body.codebase
-    if spec is None:
-        return None
+    return None if body.codebase is None else codebase_from(body.codebase)
+
+
+def codebase_from(spec: CodebaseIn) -> Codebase:
+    """A request's Codebase from the validated field (HTTP and the Python API alike)."""
     path = posixpath.normpath(spec.path).lstrip("/") if spec.path else None  # ./a.py: a.py
     return Codebase(spec.index, spec.k, spec.max_tokens, path)
 
