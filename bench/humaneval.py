@@ -64,6 +64,15 @@ CHECKS: dict[str, dict[str, Any] | None] = {
     "repair": {"mode": "repair", "languages": ["python"], "max_repairs": 2},
 }
 PEER = "llama.cpp"
+ARMS = (*CHECKS, PEER)
+
+
+def arm_list(text: str) -> tuple[str, ...]:
+    names = tuple(x.strip() for x in text.split(",") if x.strip())
+    unknown = [x for x in names if x not in ARMS]
+    if unknown:
+        raise ValueError(f"unknown arm {unknown[0]!r}")
+    return tuple(dict.fromkeys(("plain", "repair", *names)))
 PYTHON_INFO = ("python", "py", "python3")
 
 
@@ -224,6 +233,8 @@ async def openmini_arms(a: Any, problems: list[dict[str, Any]]) -> list[Arm]:
         gen = {"model": model_id(server), "temperature": 0.0, "max_tokens": a.max_tokens}
         await warm_up(server.url, gen)
         for name, check in CHECKS.items():
+            if name not in a.arms:
+                continue
             extra = {**gen, **({"code_check": check} if check else {})}
             arms.append(await run_arm(f"openmini {name}", server.url, problems, extra,
                                       a.parallel))
@@ -292,9 +303,10 @@ def report(arms: list[Arm], sums: dict[str, dict[str, Any]]) -> dict[str, Any]:
            for name, x, y in pairs])
     goals = {"100% parse with repair": verdict(rep["parses"], 1.0, True),
              "pass@1 with repair >= plain": verdict(round(rep["pass@1"], 4),
-                                                    round(plain["pass@1"], 4), True),
-             "report's diagnostics agree with our parse":
-                 verdict(sums["openmini report"]["report_disagreements"] or 0, 0, False)}
+                                                    round(plain["pass@1"], 4), True)}
+    if "openmini report" in sums:
+        goals["report's diagnostics agree with our parse"] = verdict(
+            sums["openmini report"]["report_disagreements"] or 0, 0, False)
     table("Goals", ["goal", "verdict"], list(goals.items()))
     return goals
 
@@ -325,6 +337,9 @@ async def main() -> None:
                         "(off): every prompt is computed afresh, so plain and report give the "
                         "same greedy text (a cached prefix shifts llama.cpp's numerics)")
     p.add_argument("--no-peer", action="store_true", help="skip llama.cpp's server")
+    p.add_argument("--arms", type=arm_list, default=ARMS,
+                   help=f"comma-separated arms to run, of {','.join(ARMS)} (plain and repair "
+                        "are always run: the goals compare them)")
     p.add_argument("--show", action="store_true", help="print answers that failed")
     a = p.parse_args()
     if a.quick:
@@ -334,15 +349,19 @@ async def main() -> None:
     problems = list(read_problems().values())
     problems = problems[:a.limit] if a.limit else problems
     arms = await openmini_arms(a, problems)
-    if not a.no_peer:
+    if not a.no_peer and PEER in a.arms:
         arms.append(await peer_arm(a, problems))
     limits = Limits(timeout=a.timeout, cpu=max(1, int(a.timeout)))
     for arm in arms:
         score(arm, problems, limits)
     sums = {arm.name: summary(arm) for arm in arms}
-    sums["openmini report"]["same_text_as_plain"] = same = sum(
-        x.text == y.text for x, y in zip(arms[1].answers, arms[0].answers, strict=True))
-    print(f"openmini report's text equals plain's in {same}/{len(problems)} answers")
+    by_name = {arm.name: arm for arm in arms}
+    for name in ("openmini report", "openmini repair"):
+        if name in by_name:
+            sums[name]["same_text_as_plain"] = same = sum(
+                x.text == y.text for x, y in
+                zip(by_name[name].answers, by_name["openmini plain"].answers, strict=True))
+            print(f"{name}'s text equals plain's in {same}/{len(problems)} answers")
     goals = report(arms, sums)
     if a.show:
         show(arms, problems)

@@ -5,7 +5,10 @@ token-id inputs, the 400s that name their parameter, /v1/models, chat to it refu
 from __future__ import annotations
 
 import base64
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -125,3 +128,48 @@ def test_chat_to_the_embedding_model_is_a_400(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as completion:
         client.completions.create(model=MODEL, prompt="hi")
     assert completion.value.param == "model"
+
+
+def test_a_full_queue_is_a_429_that_the_sdk_retries_until_served(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client's loop: past `max_queued` waiting inputs the server answers 429 queue_full
+    with Retry-After; an SDK without retries sees RateLimitError, one with retries waits and
+    is served once the queue has drained."""
+    embedder = Embedder(resolve_model(MODEL),
+                        EmbedSettings(threads=1, max_texts=2, max_queued=3))
+    entered, release = threading.Event(), threading.Event()
+    decode = embedder._decode
+
+    def held(rows: list[Any]) -> None:  # the first decode waits: requests sent meanwhile queue
+        entered.set()
+        release.wait(30)
+        decode(rows)
+
+    monkeypatch.setattr(embedder, "_decode", held)
+    with serving(ServerConfig(), embedders={MODEL: embedder}) as url, \
+            ThreadPoolExecutor(4) as pool:
+        statuses: list[int] = []
+
+        def client(retries: int) -> openai.OpenAI:
+            seen = openai.DefaultHttpxClient(event_hooks={"response": [lambda r: statuses.append(
+                r.status_code)]}) if retries else None
+            return openai.OpenAI(base_url=f"{url}/v1", api_key="x", max_retries=retries,
+                                 http_client=seen)
+
+        first = pool.submit(client(0).embeddings.create, model=MODEL, input=["a", "b"])
+        assert entered.wait(30)
+        queued = pool.submit(client(0).embeddings.create, model=MODEL, input=["c"])
+        deadline = time.monotonic() + 30
+        while embedder._queued < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with pytest.raises(openai.RateLimitError) as refused:
+            client(0).embeddings.create(model=MODEL, input=["d"])
+        assert refused.value.code == "queue_full"
+        assert refused.value.response.headers["retry-after"] == "1"
+        retried = pool.submit(client(2).embeddings.create, model=MODEL, input=["d"])
+        time.sleep(0.3)  # the retrying client's first try is refused meanwhile
+        release.set()
+        assert len(first.result(30).data) == 2 and len(queued.result(30).data) == 1
+        served = retried.result(30)
+        assert len(served.data) == 1 and served.usage.prompt_tokens == 3
+        assert statuses == [429, 200]  # refused once, then served on the SDK's retry
