@@ -3,7 +3,8 @@
 The vectors are L2-normalised, so the dot product is the cosine. Measured on 50,000 random
 384-dimension vectors on this 2-core machine (a benchmark on the other core, nice 19):
 numpy p50 7.5 ms / p99 13.7 ms per query (loading the matrix from SQLite: 140 ms, 77 MB),
-sqlite-vec 0.1.9's vec0 table p50 54 ms / p99 65 ms, same top 10. Python's sqlite3 here
+sqlite-vec 0.1.9's vec0 table p50 54 ms / p99 65 ms, same top 10. The product is einsum's
+(one thread), not BLAS's: see `_dot`. Python's sqlite3 here
 cannot load extensions at all (no `enable_load_extension`), so sqlite-vec would also need
 another SQLite binding. numpy it is.
 
@@ -67,16 +68,23 @@ class VectorSet:
         keep = self.mask(filters)
         if keep is None:
             rows = np.arange(len(self.ids))
-            scores = self.matrix @ query
+            scores = _dot(self.matrix, query)
         else:
             rows = np.flatnonzero(keep)
             if len(rows) == 0:
                 return []
-            scores = self.matrix[rows] @ query
+            scores = _dot(self.matrix[rows], query)
         k = min(k, len(rows))
         best = np.argpartition(-scores, k - 1)[:k]
         best = best[np.argsort(-scores[best], kind="stable")]
         return [(int(self.ids[rows[i]]), float(scores[i])) for i in best]
+
+
+def _dot(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Each row's dot product with `query`, on this thread: einsum's own loop, not BLAS.
+    OpenBLAS's threads contend with the embedder's (ggml's spin a while after each decode)
+    and `matrix @ query` right after the query's embedding took ~100 ms instead of <1."""
+    return np.einsum("ij,j->i", matrix, query)
 
 
 class VectorCache:
