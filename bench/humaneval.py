@@ -336,6 +336,8 @@ async def main() -> None:
                    help="openmini's prefix cache, and llama.cpp's cache_prompt when not 0; 0 "
                         "(off): every prompt is computed afresh, so plain and report give the "
                         "same greedy text (a cached prefix shifts llama.cpp's numerics)")
+    p.add_argument("--tasks", default="",
+                   help="comma-separated task ids (HumanEval/145,...) instead of all")
     p.add_argument("--no-peer", action="store_true", help="skip llama.cpp's server")
     p.add_argument("--arms", type=arm_list, default=ARMS,
                    help=f"comma-separated arms to run, of {','.join(ARMS)} (plain and repair "
@@ -348,6 +350,11 @@ async def main() -> None:
 
     problems = list(read_problems().values())
     problems = problems[:a.limit] if a.limit else problems
+    if a.tasks:
+        wanted = set(a.tasks.split(","))
+        problems = [p for p in problems if p["task_id"] in wanted]
+        if len(problems) != len(wanted):
+            raise SystemExit(f"unknown task ids in {a.tasks!r}")
     arms = await openmini_arms(a, problems)
     if not a.no_peer and PEER in a.arms:
         arms.append(await peer_arm(a, problems))

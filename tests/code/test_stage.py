@@ -98,6 +98,23 @@ async def test_repairs_are_bounded_and_the_best_attempt_is_kept() -> None:
     assert "def add(a, b)" in answer.text  # neither attempt had fewer errors than the answer
 
 
+async def test_a_later_attempt_sees_the_earlier_failed_one_and_its_diagnostics() -> None:
+    """Greedy decoding asked the same question gives the same answer: a second regeneration
+    is asked after the first one's own reply and feedback, so it is asked something new."""
+    backend = Scripted(BROKEN, STILL_BROKEN, FIXED)
+    done = await collect(run_with_code_check(request(repairs=2), backend.generate(request()),
+                                             backend.generate))
+    assert done.choices[0].code is not None and done.choices[0].code.diagnostics == ()
+    first, second = backend.requests[1].messages, backend.requests[2].messages
+    assert first is not None and second is not None
+    assert second[:len(first)] == first  # the same start: the answer, then its feedback
+    reply, retry = second[len(first):]
+    assert reply == ChatMessage("assistant", STILL_BROKEN)
+    assert retry.role == "user" and retry.content.startswith("That code still does not parse")
+    assert "the line: `def add(a, b`" in retry.content  # the attempt's own line, quoted
+    assert "the line: `def add(a, b)`" in first[-1].content  # the answer's line
+
+
 async def test_zero_repairs_reports_only() -> None:
     backend = Scripted(BROKEN)
     done = await collect(run_with_code_check(request(repairs=0), backend.generate(request()),

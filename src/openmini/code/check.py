@@ -22,6 +22,7 @@ from openmini.errors import InvalidRequest
 MAX_REPAIRS = 8
 DEFAULT_REPAIRS = 2
 FEEDBACK_DIAGNOSTICS = 10  # at most this many diagnostics in a repair's feedback
+QUOTE_CHARS = 200  # of each diagnostic's line quoted in the feedback
 
 Mode = Literal["report", "repair"]
 
@@ -108,9 +109,27 @@ def repair_prompt(checked: Checked) -> str:
     lang = checked.language.name
     where = ("Your answer's code" if checked.block.info is None
              else f"Code block {checked.index + 1} of your answer ({lang})")
-    lines = [f"- line {d['line']}, column {d['column']}: {d['message']}"
-             for d in checked.parsed.diagnostics[:FEEDBACK_DIAGNOSTICS]]
-    return (f"{where} does not parse as {lang}:\n" + "\n".join(lines) + "\n\n"
+    return f"{where} does not parse as {lang}:\n" + _feedback(checked.parsed)
+
+
+def retry_prompt(parsed: Parsed) -> str:
+    """The user turn after a regeneration that still does not parse: the model sees its
+    own attempt and what is wrong with it, so that the next one is asked something new
+    (under greedy decoding the same question gets the same answer)."""
+    return (f"That code still does not parse as {parsed.language.name}:\n"
+            + _feedback(parsed))
+
+
+def _feedback(parsed: Parsed) -> str:
+    """The diagnostics, each with the line it is on, and the request for the code."""
+    lines = parsed.source.decode("utf-8", "replace").splitlines()
+    out = []
+    for d in parsed.diagnostics[:FEEDBACK_DIAGNOSTICS]:
+        out.append(f"- line {d['line']}, column {d['column']}: {d['message']}")
+        if 0 < d["line"] <= len(lines) and lines[d["line"] - 1].strip():
+            out.append(f"  the line: `{lines[d['line'] - 1].strip()[:QUOTE_CHARS]}`")
+    lang = parsed.language.name
+    return ("\n".join(out) + "\n\n"
             f"Write that code again in full, corrected, in one ```{lang} code block, and "
             "nothing else.")
 

@@ -8,13 +8,14 @@ diagnostics go on its `ChoiceFinished` (`CodeReport`), which the edges write as
 - `repair`: a block is held back from its opening fence until it closes and parses; one that
   parses is passed on at once (prose around blocks streams as it comes). A block that does
   not parse holds back everything after it; when the choice ends, each broken block is asked
-  for again (`repair_prompt`: the diagnostics fed back, the answer so far as the assistant's
-  turn), at most `max_repairs` times, and the best version (a clean one, else the one with
-  the fewest errors) is spliced in before the held text goes out; a block that `max_tokens`
-  cut off and no regeneration made whole is cut back to its last complete top-level
-  statement (when that parses). Not streaming, the whole
-  answer is held, so an answer that is code without a fence can be repaired too; streaming,
-  such an answer is already out and is reported only. Usage counts every attempt.
+  for again (`repair_prompt`: the diagnostics, each with its line, fed back, the answer so
+  far as the assistant's turn; a later attempt also sees the earlier ones that failed, each
+  followed by its own diagnostics, `retry_prompt`), at most `max_repairs` times, and the
+  best version (a clean one, else the one with the fewest errors) is spliced in before the
+  held text goes out; a block that `max_tokens` cut off and no regeneration made whole is
+  cut back to its last complete top-level statement (when that parses). Not streaming, the
+  whole answer is held, so an answer that is code without a fence can be repaired too;
+  streaming, such an answer is already out and is reported only. Usage counts every attempt.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from openmini.code.check import (
     code_of_reply,
     complete_prefix,
     repair_prompt,
+    retry_prompt,
     splice,
 )
 from openmini.code.parse import parse
@@ -127,8 +129,9 @@ class CodeCheckStage:
             if item.parsed.ok or item.block.fence_at < emitted:
                 continue
             best, best_cut = item, cut_off and k == len(checked) - 1
+            failed: list[ChatMessage] = []  # this block's attempts that did not parse
             for _ in range(self.spec.max_repairs):
-                reply, finish = await self._ask(text, best)
+                reply, finish = await self._ask(text, best, failed)
                 repairs += 1
                 code = code_of_reply(reply, item.language)
                 attempt = parse(code, item.language)
@@ -136,6 +139,10 @@ class CodeCheckStage:
                     text, block = splice(text, best.block, code)
                     best = Checked(item.index, block, attempt)
                     cut = best_cut = finish == "length"
+                    failed = []  # the answer now holds this attempt, asked about anew
+                else:
+                    failed += [ChatMessage("assistant", reply),
+                               ChatMessage("user", retry_prompt(attempt))]
                 if best.parsed.ok:
                     break
             if not best.parsed.ok and best_cut:  # unfinished: keep its complete statements
@@ -146,11 +153,14 @@ class CodeCheckStage:
             checked[k] = best
         return text, checked, repairs, cut
 
-    async def _ask(self, text: str, broken: Checked) -> tuple[str, str | None]:
-        """One regeneration: the answer so far as the assistant's turn, then the feedback."""
+    async def _ask(self, text: str, broken: Checked, failed: list[ChatMessage]
+                   ) -> tuple[str, str | None]:
+        """One regeneration: the answer so far as the assistant's turn, then the feedback,
+        then each earlier attempt at this block with its own feedback (`failed`)."""
         from openmini.pipeline import generate_whole
 
-        turns = (ChatMessage("assistant", text), ChatMessage("user", repair_prompt(broken)))
+        turns = (ChatMessage("assistant", text), ChatMessage("user", repair_prompt(broken)),
+                 *failed)
         request = replace(self.request, messages=(*(self.request.messages or ()), *turns),
                           n=1, stream=False, tools=(), tool_choice=None, constraint=None,
                           hooks=(), code_check=None, continue_final=False)
