@@ -44,7 +44,7 @@ from openmini.index.walk import (
 class IndexSettings:
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     chunk: ChunkSettings = field(default_factory=ChunkSettings)
-    embed_tokens: int = 256  # what of a chunk is embedded (embedding.py)
+    embed_tokens: int = 128  # what of a chunk is embedded (embedding.py)
     embed_batch: int = 32  # texts per embedding call (other users of the model go between)
     write_chunks: int = 128  # chunks per write transaction
 
