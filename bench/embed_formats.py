@@ -40,7 +40,7 @@ CAPS = (256, 128)
 def texts_of(under: str, limit: int) -> list[str]:
     root = corpus_path()
     out: list[str] = []
-    for f in walk(root, IgnoreRules(root), 1_000_000, under=under):
+    for f in walk(root, IgnoreRules(root), under=under):
         text = decode_text((root / f.path).read_bytes())
         out += [c.embed_text() for c in chunk_file(f.path, text, language_for_path(f.path),
                                                    ChunkSettings())]

@@ -3,10 +3,10 @@
 The vectors are L2-normalised, so the dot product is the cosine. Measured on 50,000 random
 384-dimension vectors on this 2-core machine (a benchmark on the other core, nice 19):
 numpy p50 7.5 ms / p99 13.7 ms per query (loading the matrix from SQLite: 140 ms, 77 MB),
-sqlite-vec 0.1.9's vec0 table p50 54 ms / p99 65 ms, same top 10. The product is einsum's
-(one thread), not BLAS's: see `_dot`. Python's sqlite3 here
+sqlite-vec 0.1.9's vec0 table p50 54 ms / p99 65 ms, same top 10. Python's sqlite3 here
 cannot load extensions at all (no `enable_load_extension`), so sqlite-vec would also need
-another SQLite binding. numpy it is.
+another SQLite binding. numpy it is; the product is einsum's (one thread), not BLAS's: see
+`_dot`.
 
 The matrix is cached per index and keyed by the store's `generation`, which every write
 bumps: a search after a change reloads it (one query of the generation per search).
