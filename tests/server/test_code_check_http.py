@@ -90,6 +90,26 @@ def test_the_openai_sdk_sends_code_check_in_extra_body() -> None:
         assert diag["language"] == "python"
 
 
+def test_through_the_sdk_a_second_repair_is_asked_after_the_first_failed_one() -> None:
+    """The user's loop with two repairs: the first regeneration is still broken, the second
+    is asked with that attempt and its diagnostics in its conversation, and fixes it."""
+    still = ("```python\n", "def add(a, b\n", "    return a + b\n", "```")
+    backend = FakeBackend(answers=[BROKEN, still, FIXED])
+    with serving(ServerConfig(), backend) as url:
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0)
+        out = client.chat.completions.create(
+            model="fake", messages=[{"role": "user", "content": "add"}],
+            extra_body={"code_check": {"mode": "repair", "max_repairs": 2}})
+    message = out.choices[0].message
+    assert "def add(a, b):\n" in (message.content or "")
+    extra = message.model_extra or {}
+    assert extra["code_repairs"] == 2 and extra["code_diagnostics"] == []
+    third = backend.requests[2].messages
+    assert third is not None and third[-2].content == "".join(still)
+    assert third[-1].content.startswith("That code still does not parse as python")
+    assert "the line: `def add(a, b`" in third[-1].content
+
+
 async def test_a_client_leaving_during_a_repair_cancels_it(app: Any,
                                                            backend: FakeBackend) -> None:
     """The repair is a second generation: a client that goes away while it runs closes it
